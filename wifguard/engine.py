@@ -1,0 +1,388 @@
+"""The rule engine: trust context in, findings out.
+
+Rules of one target are fused into one CEL program returning a list of booleans. The
+activation holds only the fields the rules read, and results are memoised on those values:
+most credentials in a tenant share their facts (same issuer, same kind of subject), so the
+CEL runtime runs once per distinct combination, not once per credential.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import operator
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cel
+
+from wifguard import facts as F
+from wifguard.config import RULES_DIR, Config, ConfigError, Exemption
+from wifguard.model import (
+    Change,
+    Credential,
+    Finding,
+    Identity,
+    IdentityKind,
+    Severity,
+    TrustContext,
+    fingerprint,
+)
+from wifguard.rules import TARGETS, Rule, RuleError, load_rules
+
+MEMO_LIMIT = 200_000
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    findings: tuple[Finding, ...]
+    exempted: tuple[tuple[Finding, Exemption], ...] = ()
+    errors: tuple[str, ...] = ()
+    rules_run: frozenset[str] = frozenset()
+
+
+_CONFIG_REF_RE = re.compile(r"(?<![\w.])config\s*\.\s*([A-Za-z_]\w*)")
+_STRING_RE = re.compile(r"""'(?:\\.|[^'\\])*'|"(?:\\.|[^"\\])*\"""")
+
+
+def cel_literal(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, str):
+        return json.dumps(v)  # JSON string escapes are valid CEL string escapes
+    if isinstance(v, list | tuple):
+        return "[" + ", ".join(cel_literal(x) for x in v) + "]"
+    raise TypeError(f"cannot inline {type(v).__name__} into CEL")
+
+
+def bake_config(expression: str, config_vars: Mapping[str, Any]) -> str:
+    """Inline ``config.field`` as literals: config is constant for an engine, and every value
+    passed into the CEL runtime per call costs time."""
+    out: list[str] = []
+    pos = 0
+    for m in _STRING_RE.finditer(expression):
+        out.append(_CONFIG_REF_RE.sub(lambda c: cel_literal(config_vars[c.group(1)]), expression[pos:m.start()]))
+        out.append(m.group(0))
+        pos = m.end()
+    out.append(_CONFIG_REF_RE.sub(lambda c: cel_literal(config_vars[c.group(1)]), expression[pos:]))
+    return "".join(out)
+
+
+class _Group:
+    """The enabled rules of one (target, phase), fused into one program."""
+
+    def __init__(self, rules: list[Rule], config_vars: Mapping[str, Any]) -> None:
+        self.rules = rules
+        refs: dict[str, frozenset[str] | None] = {}
+        for r in rules:
+            for var, fields in r.refs.items():
+                if var == "config" and fields is not None:
+                    continue  # inlined
+                prev = refs.get(var, frozenset())
+                refs[var] = None if fields is None or prev is None else prev | fields
+        # Fixed order so that activation keys line up.
+        self.plan: tuple[tuple[str, tuple[str, ...] | None], ...] = tuple(
+            (var, None if refs[var] is None else tuple(sorted(refs[var] or ()))) for var in sorted(refs)
+        )
+        self.conditions = [bake_config(r.spec.condition, config_vars) if r.refs.get("config", ()) is not None
+                           else r.spec.condition for r in rules]
+        self.program = cel.compile("[" + ", ".join(f"({c})" for c in self.conditions) + "]") if rules else None
+        self.single = [cel.compile(c) for c in self.conditions]
+
+        # Per variable: an itemgetter for the fields read (None: the variable is read whole).
+        self.getters = tuple(
+            (var, None if fields is None else operator.itemgetter(*fields), fields) for var, fields in self.plan
+        )
+        # The memo result holds the rules that fired, in catalogue order.
+        self.memo_hits: dict[tuple[Any, ...], tuple[Rule, ...]] = {}
+
+    def key(self, full: Mapping[str, Any]) -> tuple[Any, ...]:
+        """Memo key: the values the rules read (config is constant and left out)."""
+        key: list[Any] = []
+        for var, get, fields in self.getters:
+            if get is None:
+                if var != "config":
+                    key.append(_freeze(full[var]))
+            else:
+                v = get(full[var])
+                key.append(v if fields is not None and len(fields) > 1 else (v,))
+        return tuple(key)
+
+    def activation(self, full: Mapping[str, Any]) -> dict[str, Any]:
+        act: dict[str, Any] = {}
+        for var, fields in self.plan:
+            value = full[var]
+            act[var] = value if fields is None else {f: value[f] for f in fields}
+        return act
+
+
+def _freeze(v: Any) -> Any:
+    if isinstance(v, Mapping):
+        return tuple(sorted((k, _freeze(x)) for k, x in v.items()))
+    if isinstance(v, list | tuple):
+        return tuple(_freeze(x) for x in v)
+    return v
+
+
+class Engine:
+    """Evaluates trust contexts against the loaded catalogue and configuration."""
+
+    def __init__(self, config: Config, rules: Sequence[Rule] | None = None) -> None:
+        self.config = config
+        if rules is None:
+            rules = load_rules([RULES_DIR, *config.rule_paths])
+        known = {r.id.upper() for r in rules}
+        unknown = sorted(set(config.rules) - known)
+        if unknown:
+            raise ConfigError(f"{config.source}: rules: unknown rule id(s) {', '.join(unknown)}")
+        self.all_rules = list(rules)
+        self.rules = [r for r in rules if r.spec.enabled and config.rules.get(r.id.upper(), _ON).enabled]
+        self.cf = F.ConfigFacts(config)
+        self._effective = {r.id: (self.severity_of(r), self.action_of(r)) for r in self.rules}
+        self.groups: dict[tuple[str, int], _Group] = {}
+        for target in TARGETS:
+            for phase in (1, 2):
+                members = [r for r in self.rules if r.spec.applies_to == target and r.phase == phase]
+                self.groups[(target, phase)] = _Group(members, self.cf.vars)
+        self._runs: dict[tuple[bool, bool], frozenset[str]] = {}
+        for with_change in (False, True):
+            for with_tenant in (False, True):
+                targets = {"credential", "role_assignment", "identity"}
+                if with_change:
+                    targets.add("change")
+                if with_tenant:
+                    targets.add("tenant")
+                self._runs[(with_change, with_tenant)] = frozenset(
+                    r.id for r in self.rules if r.spec.applies_to in targets)
+        self._validate()
+
+    # -- configuration-derived -----------------------------------------------------------------
+    def severity_of(self, rule: Rule) -> Severity:
+        o = self.config.rules.get(rule.id.upper())
+        return o.severity if o is not None and o.severity is not None else rule.spec.severity
+
+    def action_of(self, rule: Rule) -> str:
+        o = self.config.rules.get(rule.id.upper())
+        return o.action if o is not None and o.action is not None else rule.spec.action
+
+    def expired_exemptions(self, today: dt.date | None = None) -> list[Exemption]:
+        today = today or dt.date.today()
+        return [e for e in self.config.exemptions if e.expired(today)]
+
+    # -- validation ----------------------------------------------------------------------------
+    def _validate(self) -> None:
+        """Run every rule once on sample facts so a bad field or type fails at load, by rule id."""
+        ident = Identity("sample", "sample", IdentityKind.APPLICATION)
+        cred = Credential("sample", "https://token.actions.githubusercontent.com", "repo:o/r:pull_request",
+                          ("api://AzureADTokenExchange",))
+        ctx = TrustContext(ident, (cred,), (), ())
+        iv = F.identity_view(ctx, self.cf)
+        samples: dict[str, Any] = {
+            **self._cred_vars(ctx, iv, cred, None),
+            "role": {k: v for k, v in F.role_vars(_sample_role()).items()},
+            "change": F.change_vars(_sample_change(cred), (), self.cf),
+            "tenant": F.TenantIndex.build([ctx]).vars(ctx, cred),
+            "prior": (),
+            "prior_text": "WIF101 (high)",
+            "rule": {"id": "X", "title": "x", "severity": "high"},
+        }
+        for rule in self.rules:
+            for var, fields in rule.refs.items():
+                known = samples[var]
+                if fields is None or not isinstance(known, Mapping):
+                    continue
+                missing = sorted(set(fields) - set(known))
+                if missing:
+                    raise RuleError(
+                        f"{rule.source}: rule {rule.id}: unknown field(s) {', '.join(var + '.' + m for m in missing)}; "
+                        f"{var} has {', '.join(sorted(known))}"
+                    )
+            act = {v: samples[v] for v in rule.refs}
+            for label, prog in [("condition", rule.program)] + [(f"escalate[{i}].when", p) for i, (_, p) in
+                                                                  enumerate(rule.escalations)]:
+                try:
+                    result = prog.execute(act)
+                except Exception as exc:
+                    raise RuleError(f"{rule.source}: rule {rule.id}: {label} fails on sample facts: {exc}") from None
+                if not isinstance(result, bool):
+                    raise RuleError(
+                        f"{rule.source}: rule {rule.id}: {label} must be a boolean, got {type(result).__name__}"
+                    )
+            for label, text in (("message", rule.template), ("remediation", rule.remediation_template)):
+                try:
+                    text.format_map(samples)
+                except (KeyError, IndexError, TypeError) as exc:
+                    raise RuleError(f"{rule.source}: rule {rule.id}: {label} refers to unknown field {exc}") from None
+
+    # -- evaluation ------------------------------------------------------------------------------
+    def _cred_vars(self, ctx: TrustContext, iv: F.IdentityView, c: Credential,
+                   tenant: F.TenantIndex | None) -> dict[str, Any]:
+        iss = self.cf.issuer(c.issuer)
+        provider = iss["provider"]
+        out: dict[str, Any] = {
+            "credential": F.credential_vars(c),
+            "issuer": iss,
+            "subject": F.subject_vars(c.subject, provider),
+            "flex": F.flex_vars(c.claims_matching_expression.value if c.claims_matching_expression else None,
+                                provider),
+            "identity": iv.vars,
+            "config": self.cf.vars,
+        }
+        if tenant is not None:
+            out["tenant"] = tenant.vars(ctx, c)
+        return out
+
+    def _run(self, group: _Group, full: Mapping[str, Any], where: str, errors: list[str]) -> tuple[Rule, ...]:
+        if group.program is None:
+            return ()
+        key = group.key(full)
+        hits = group.memo_hits.get(key)
+        if hits is not None:
+            return hits
+        act = group.activation(full)
+        failed = False
+        try:
+            result = [bool(x) for x in group.program.execute(act)]
+        except Exception:
+            # Isolate the failing rule(s); the others still count. Not memoised.
+            failed = True
+            result = []
+            for r, prog in zip(group.rules, group.single, strict=True):
+                try:
+                    result.append(bool(prog.execute({v: act[v] for v in r.refs if v in act})))
+                except Exception as exc:
+                    errors.append(f"rule {r.id} failed on {where}: {exc}")
+                    result.append(False)
+        hits = tuple(r for r, hit in zip(group.rules, result, strict=True) if hit)
+        if not failed:
+            if len(group.memo_hits) >= MEMO_LIMIT:
+                group.memo_hits.clear()
+            group.memo_hits[key] = hits
+        return hits
+
+    def _finding(self, rule: Rule, full: Mapping[str, Any], identity: Identity, *,
+                 credential: Credential | None = None, role: F.RoleView | None = None) -> Finding:
+        sev, action = self._effective[rule.id]
+        for esc_sev, prog in rule.escalations:
+            if esc_sev > sev and prog.execute({v: full[v] for v in rule.refs if v in full}):
+                sev = esc_sev
+        render = {**full, "rule": {"id": rule.id, "title": rule.spec.title, "severity": sev.label}}
+        message = rule.template.format_map(render)
+        remediation = rule.remediation_template.format_map(render) if "{" in rule.remediation_template \
+            else rule.remediation_template
+        cref = credential.to_ref() if credential is not None else None
+        rref = role.assignment.to_ref(role.facts.name) if role is not None else None
+        return Finding(
+            rule_id=rule.id,
+            severity=sev,
+            title=rule.spec.title,
+            message=message,
+            identity=identity.to_ref(),
+            remediation=remediation,
+            fingerprint=fingerprint(rule.id, identity.id, cref, rref["id"] if rref else None),
+            credential=cref,
+            role_assignment=rref,
+            action=action,
+            category=rule.spec.category,
+        )
+
+    def evaluate(
+        self,
+        ctx: TrustContext,
+        *,
+        change: Change | None = None,
+        tenant: F.TenantIndex | None = None,
+        today: dt.date | None = None,
+    ) -> Evaluation:
+        errors: list[str] = []
+        found: list[Finding] = []
+        ident = ctx.identity
+        iv = F.identity_view(ctx, self.cf)
+        where = f"{ident.kind.value} {ident.name!r} ({ident.id})"
+        g1, g2 = self.groups[("credential", 1)], self.groups[("credential", 2)]
+        gt = self.groups[("tenant", 1)]
+        for c in ctx.credentials:
+            full = self._cred_vars(ctx, iv, c, tenant)
+            hits = [self._finding(r, full, ident, credential=c) for r in self._run(g1, full, where, errors)]
+            if tenant is not None:
+                hits += [self._finding(r, full, ident, credential=c) for r in self._run(gt, full, where, errors)]
+            if g2.program is not None:
+                full["prior"] = tuple(
+                    {"rule_id": f.rule_id, "severity": f.severity.label, "severity_rank": int(f.severity),
+                     "category": f.category}
+                    for f in hits
+                )
+                full["prior_text"] = ", ".join(
+                    f"{f.rule_id} ({f.severity.label})" for f in hits if f.severity >= Severity.HIGH)
+                hits += [self._finding(r, full, ident, credential=c) for r in self._run(g2, full, where, errors)]
+            found += hits
+        gr = self.groups[("role_assignment", 1)]
+        if gr.program is not None:
+            for rv in iv.roles:
+                full = {"role": F.role_vars(rv), "identity": iv.vars, "config": self.cf.vars}
+                found += [self._finding(r, full, ident, role=rv) for r in self._run(gr, full, where, errors)]
+        gi = self.groups[("identity", 1)]
+        if gi.program is not None:
+            full = {"identity": iv.vars, "config": self.cf.vars}
+            found += [self._finding(r, full, ident) for r in self._run(gi, full, where, errors)]
+        gc = self.groups[("change", 1)]
+        if change is not None and gc.program is not None:
+            cred = change.new_credential or change.old_credential
+            if cred is None and change.credential_name:
+                cred = next((c for c in ctx.credentials if c.name.lower() == change.credential_name.lower()), None)
+            if cred is not None:
+                full = self._cred_vars(ctx, iv, cred, None)
+                full["change"] = F.change_vars(change, ctx.owners, self.cf)
+                found += [self._finding(r, full, ident, credential=cred) for r in self._run(gc, full, where, errors)]
+        return self._apply_exemptions(found, errors, today, change is not None, tenant is not None)
+
+    def _apply_exemptions(self, found: list[Finding], errors: list[str], today: dt.date | None,
+                          with_change: bool, with_tenant: bool) -> Evaluation:
+        today = today or dt.date.today()
+        active = [e for e in self.config.exemptions if not e.expired(today)]
+        kept: list[Finding] = []
+        exempted: list[tuple[Finding, Exemption]] = []
+        seen: set[str] = set()
+        for f in found:
+            if f.fingerprint in seen:
+                continue
+            seen.add(f.fingerprint)
+            ex = next((e for e in active if e.matches(f)), None)
+            if ex is None:
+                kept.append(f)
+            else:
+                exempted.append((f, ex))
+        return Evaluation(tuple(kept), tuple(exempted), tuple(errors), self._runs[(with_change, with_tenant)])
+
+    def evaluate_many(self, contexts: Iterable[TrustContext], *, tenant: F.TenantIndex | None = None,
+                      today: dt.date | None = None) -> list[Evaluation]:
+        return [self.evaluate(c, tenant=tenant, today=today) for c in contexts]
+
+
+_ON = type("_On", (), {"enabled": True})()
+
+
+def _sample_role() -> F.RoleView:
+    from wifguard.model import RoleAssignment, ScopeLevel
+    from wifguard.roles import role_facts
+
+    ra = RoleAssignment("/subscriptions/s/providers/Microsoft.Authorization/roleAssignments/x",
+                        "8e3af657-a8ff-443c-a75c-2fe8c4bcb635", "p", "/subscriptions/s")
+    return F.RoleView(ra, role_facts(ra.role_guid, {}, frozenset()), ScopeLevel.SUBSCRIPTION)
+
+
+def _sample_change(cred: Credential) -> Change:
+    from wifguard.model import Actor, ChangeKind
+
+    return Change("sample", "sample", ChangeKind.CREDENTIAL_CHANGED, old_credential=cred, new_credential=cred,
+                  actor=Actor("user", "u", "User", "u@example.com"))
+
+
+def load_engine(config: Config, extra_rule_paths: Iterable[str | Path] = ()) -> Engine:
+    rules = load_rules([RULES_DIR, *config.rule_paths, *extra_rule_paths])
+    return Engine(config, rules)

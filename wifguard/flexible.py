@@ -1,0 +1,136 @@
+"""Parser and analysis of flexible credentials' ``claimsMatchingExpression``.
+
+Language version 1 expressions are conjunctions of clauses such as
+``claims['sub'] matches 'repo:contoso/*:environment:prod'`` or ``claims['sub'] eq '...'``,
+where ``matches`` takes ``*`` and ``?`` wildcards.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+_CLAUSE_RE = re.compile(
+    r"""\s*claims\s*\[\s*(?P<kq>['"])(?P<key>[^'"]+)(?P=kq)\s*\]\s*(?P<op>matches|eq)\s*"""
+    r"""(?P<vq>['"])(?P<value>(?:\\.|(?!(?P=vq)).)*)(?P=vq)\s*""",
+    re.I | re.S,
+)
+_AND_RE = re.compile(r"\s*(?:and|&&)\s*", re.I)
+_WILD = ("*", "?")
+ID_CLAIMS = frozenset({"project_id", "namespace_id", "user_id"})
+
+
+@dataclass(frozen=True, slots=True)
+class Clause:
+    claim: str
+    op: str  # matches | eq
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class FlexInfo:
+    valid: bool
+    clauses: tuple[Clause, ...] = ()
+    error: str = ""
+    wildcard_owner: bool = False  # owner / organisation / group segment (WIF302)
+    wildcard_repo: bool = False  # repository / project / workspace segment (WIF303)
+    gitlab: bool = False
+    constrains_ids: bool = False  # project_id, namespace_id or user_id is constrained (WIF304)
+
+    @property
+    def subject_patterns(self) -> tuple[str, ...]:
+        return tuple(c.value for c in self.clauses if c.claim == "sub")
+
+
+def parse_expression(text: str) -> tuple[Clause, ...]:
+    """Parse ``clause (and clause)*``; raises ValueError naming the offending position."""
+    clauses: list[Clause] = []
+    pos = 0
+    while True:
+        m = _CLAUSE_RE.match(text, pos)
+        if not m:
+            raise ValueError(f"cannot parse claimsMatchingExpression at offset {pos}: {text[pos:pos + 40]!r}")
+        value = re.sub(r"\\(.)", r"\1", m.group("value"))
+        clauses.append(Clause(m.group("key"), m.group("op").lower(), value))
+        pos = m.end()
+        if pos >= len(text):
+            return tuple(clauses)
+        a = _AND_RE.match(text, pos)
+        if not a or a.end() == pos:
+            raise ValueError(f"expected 'and' at offset {pos} of claimsMatchingExpression: {text[pos:pos + 40]!r}")
+        pos = a.end()
+
+
+def _has_wild(s: str) -> bool:
+    return any(w in s for w in _WILD)
+
+
+def _segments(pattern: str) -> tuple[bool, bool, bool]:
+    """(owner wildcard, repo wildcard, is gitlab) for one ``matches`` pattern on ``sub``."""
+    if not pattern or pattern[0] in _WILD:
+        return True, True, False
+    if pattern.startswith("repo:"):
+        body = pattern[5:]
+        owner_repo = re.split(r":", body, maxsplit=1)[0]
+        if "/" not in owner_repo:
+            return _has_wild(owner_repo) or owner_repo == "", True, False
+        owner, repo = owner_repo.split("/", 1)
+        return _has_wild(owner), _has_wild(repo), False
+    if pattern.startswith("project_path:"):
+        path = pattern[len("project_path:"):].split(":", 1)[0]
+        group, _, project = path.partition("/")
+        return _has_wild(group) or group == "", _has_wild(project) or project == "", True
+    if pattern.startswith("organization:"):
+        fields = pattern.split(":")
+        org = fields[1] if len(fields) > 1 else ""
+        rest = ":".join(fields[2:])
+        m = re.match(r"project:([^:]*)(?::workspace:([^:]*))?", rest)
+        proj_wild = bool(m and (_has_wild(m.group(1)) or _has_wild(m.group(2) or "")))
+        if not m and _has_wild(rest):
+            proj_wild = True
+        return _has_wild(org) or org == "", proj_wild, False
+    if pattern.startswith("project_id:"):
+        pid = pattern[len("project_id:"):].split(":", 1)[0]
+        return False, _has_wild(pid), True
+    return False, False, False
+
+
+@lru_cache(maxsize=16384)
+def analyse(text: str | None, issuer_provider: str = "unknown") -> FlexInfo:
+    if text is None:
+        return FlexInfo(valid=False)
+    try:
+        clauses = parse_expression(text)
+    except ValueError as exc:
+        # An unparseable expression cannot be shown to be narrow: treat it as wide open.
+        return FlexInfo(valid=False, error=str(exc), wildcard_owner=True, wildcard_repo=True,
+                        gitlab=issuer_provider == "gitlab")
+    owner_w = repo_w = False
+    gitlab = issuer_provider == "gitlab"
+    ids = False
+    for c in clauses:
+        key = c.claim.lower()
+        if key in ID_CLAIMS and not (c.op == "matches" and _has_wild(c.value)):
+            ids = True
+        if key == "sub" and c.op == "matches":
+            o, r, g = _segments(c.value)
+            owner_w |= o
+            repo_w |= r
+            gitlab |= g
+        elif key == "sub":
+            gitlab |= c.value.startswith(("project_path:", "project_id:"))
+            if c.value.startswith("project_id:"):
+                ids = True
+        elif key in {"repository_owner", "namespace_path", "organization"} and c.op == "matches":
+            owner_w |= _has_wild(c.value)
+        elif key in {"repository", "project_path", "workspace"} and c.op == "matches":
+            if key == "project_path":
+                gitlab = True
+            group, _, rest = c.value.partition("/")
+            owner_w |= _has_wild(group)
+            repo_w |= _has_wild(rest) if rest else _has_wild(c.value)
+    if gitlab and any(c.claim.lower() == "sub" and c.op == "matches" and c.value.startswith("project_id:")
+                      and not _has_wild(c.value.split(":")[1]) for c in clauses):
+        ids = True
+    return FlexInfo(True, clauses, "", owner_w, repo_w, gitlab, ids)

@@ -1,0 +1,303 @@
+"""Credential files for ``wifguard evaluate``: parsing, shape detection and source positions.
+
+A file holds a Graph FIC object, an ARM FIC resource, a trust document, a Graph application
+or ARM managed identity carrying ``federatedIdentityCredentials``, or a JSON list of those.
+Objects remember where they start in the file so SARIF can point code scanning at the exact
+credential.
+"""
+
+from __future__ import annotations
+
+import json
+import json.decoder
+import json.scanner
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wifguard.model import (
+    Credential,
+    Identity,
+    IdentityKind,
+    ModelError,
+    Owner,
+    RoleAssignment,
+    RoleDefinition,
+    TrustContext,
+)
+from wifguard.roles import definition_from_arm
+
+
+class PosDict(dict[str, Any]):
+    """A JSON object that knows its offset in the source text."""
+
+    pos: int = 0
+
+
+class _PositionDecoder(json.JSONDecoder):
+    def __init__(self) -> None:
+        super().__init__()
+
+        def parse_object(s_and_end: tuple[str, int], *args: Any) -> tuple[PosDict, int]:
+            obj, end = json.decoder.JSONObject(s_and_end, *args)
+            d = PosDict(obj)
+            d.pos = s_and_end[1] - 1
+            return d, end
+
+        self.parse_object = parse_object  # type: ignore[assignment]
+        self.scan_once = json.scanner.py_make_scanner(self)
+
+
+def loads_with_positions(text: str) -> Any:
+    return _PositionDecoder().decode(text)
+
+
+def line_col(text: str, offset: int) -> tuple[int, int]:
+    line = text.count("\n", 0, offset) + 1
+    col = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return line, col
+
+
+@dataclass(frozen=True)
+class Located:
+    """Where an object of a trust context sits in its file."""
+
+    path: str
+    line: int
+    column: int
+
+
+@dataclass
+class LoadedTrust:
+    context: TrustContext
+    path: str
+    identity_location: Located
+    credential_locations: dict[str, Located] = field(default_factory=dict)  # by credential name
+    role_locations: dict[str, Located] = field(default_factory=dict)  # by role assignment id
+
+
+@dataclass(frozen=True)
+class InputError:
+    path: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.problem}"
+
+
+def iter_paths(paths: Iterable[str | Path]) -> Iterator[Path]:
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            yield from sorted(x for x in path.rglob("*.json") if x.is_file())
+        else:
+            yield path
+
+
+def _kind_of(obj: Mapping[str, Any]) -> str:
+    if "identity" in obj or ("federatedIdentityCredentials" in obj and ("roleAssignments" in obj or "owners" in obj)):
+        return "trust"
+    if "federatedIdentityCredentials" in obj:
+        t = str(obj.get("type", "")).lower()
+        return "uami" if t.endswith("userassignedidentities") or ("properties" in obj and "principalId" in (
+            obj.get("properties") or {})) else "application"
+    if isinstance(obj.get("properties"), Mapping) and ("issuer" in obj["properties"] or "subject" in obj["properties"]):
+        return "arm-fic"
+    if "issuer" in obj or "subject" in obj or "claimsMatchingExpression" in obj or "audiences" in obj:
+        return "graph-fic"
+    if "properties" in obj and "name" in obj:
+        return "arm-fic"
+    return "unknown"
+
+
+def _cred(obj: Any, where: str) -> Credential:
+    if not isinstance(obj, Mapping):
+        raise ModelError(f"{where}: a credential must be a JSON object, not {type(obj).__name__}")
+    try:
+        c = Credential.from_arm(obj) if isinstance(obj.get("properties"), Mapping) else Credential.from_graph(
+            _with_name(obj))
+    except ModelError as exc:
+        raise ModelError(f"{where}: {exc}") from None
+    if c.subject is None and c.claims_matching_expression is None:
+        raise ModelError(f"{where}: credential {c.name!r} has neither 'subject' nor 'claimsMatchingExpression'")
+    if c.subject is not None and c.claims_matching_expression is not None:
+        raise ModelError(f"{where}: credential {c.name!r} has both 'subject' and 'claimsMatchingExpression'")
+    return c
+
+
+def _with_name(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    if "name" in obj:
+        return obj
+    if "issuer" not in obj:
+        return obj
+    return {**obj, "name": "(unnamed)"}
+
+
+def _loc(path: str, text: str, obj: Any) -> Located:
+    line, col = line_col(text, obj.pos if isinstance(obj, PosDict) else 0)
+    return Located(path, line, col)
+
+
+def _identity_from_arm_fic_id(fic_id: str | None) -> tuple[str, str] | None:
+    if not fic_id:
+        return None
+    low = fic_id.lower()
+    marker = "/federatedidentitycredentials/"
+    idx = low.find(marker)
+    if idx <= 0:
+        return None
+    uami = fic_id[:idx]
+    return uami, uami.rsplit("/", 1)[-1]
+
+
+def _bare(path: str, text: str, items: list[tuple[Any, str]]) -> LoadedTrust:
+    """Credentials without an identity: the file stands for the identity."""
+    creds: list[Credential] = []
+    locs: dict[str, Located] = {}
+    kind = IdentityKind.APPLICATION
+    ident_id, ident_name = path, Path(path).stem
+    for obj, where in items:
+        c = _cred(obj, where)
+        if c.shape == "arm":
+            kind = IdentityKind.MANAGED_IDENTITY
+            derived = _identity_from_arm_fic_id(c.id)
+            if derived:
+                ident_id, ident_name = derived
+        creds.append(c)
+        locs.setdefault(c.name, _loc(path, text, obj))
+    ident = Identity(ident_id, ident_name, kind)
+    return LoadedTrust(TrustContext(ident, tuple(creds), (), None), path, _loc(path, text, items[0][0]), locs)
+
+
+def _trust(path: str, text: str, obj: Mapping[str, Any], where: str, kind_hint: str) -> LoadedTrust:
+    raw_ident = obj.get("identity")
+    if raw_ident is None and kind_hint in {"application", "uami"}:
+        raw_ident = {
+            "id": obj.get("id") or obj.get("appId") or path,
+            "displayName": obj.get("displayName") or obj.get("name") or Path(path).stem,
+            "kind": "managedIdentity" if kind_hint == "uami" else "application",
+            "appId": obj.get("appId"),
+        }
+    if raw_ident is None:
+        raw_ident = {"id": path, "displayName": Path(path).stem, "kind": "application"}
+    if not isinstance(raw_ident, Mapping):
+        raise ModelError(f"{where}.identity: must be an object")
+    kind_s = raw_ident.get("kind", "application")
+    try:
+        kind = IdentityKind(kind_s)
+    except ValueError:
+        raise ModelError(f"{where}.identity.kind: {kind_s!r} is not 'application' or 'managedIdentity'") from None
+    ident_id = raw_ident.get("id")
+    name = raw_ident.get("displayName", raw_ident.get("name"))
+    if not isinstance(ident_id, str) or not ident_id:
+        raise ModelError(f"{where}.identity.id: missing or not a string")
+    if name is not None and not isinstance(name, str):
+        raise ModelError(f"{where}.identity.displayName: must be a string")
+    props = obj.get("properties") if isinstance(obj.get("properties"), Mapping) else {}
+    ident = Identity(
+        ident_id,
+        name or ident_id,
+        kind,
+        app_id=_s(raw_ident.get("appId") or raw_ident.get("clientId") or props.get("clientId")),
+        principal_id=_s(raw_ident.get("principalId") or props.get("principalId")),
+        tags=dict(raw_ident.get("tags") or obj.get("tags") or {}),
+    )
+    fics = obj.get("federatedIdentityCredentials", [])
+    if not isinstance(fics, list):
+        raise ModelError(f"{where}.federatedIdentityCredentials: must be a list")
+    creds: list[Credential] = []
+    locs: dict[str, Located] = {}
+    for i, f in enumerate(fics):
+        c = _cred(f, f"{where}.federatedIdentityCredentials[{i}]")
+        creds.append(c)
+        locs.setdefault(c.name, _loc(path, text, f))
+    ras: list[RoleAssignment] = []
+    rlocs: dict[str, Located] = {}
+    raw_ras = obj.get("roleAssignments", [])
+    if not isinstance(raw_ras, list):
+        raise ModelError(f"{where}.roleAssignments: must be a list")
+    for i, r in enumerate(raw_ras):
+        if not isinstance(r, Mapping):
+            raise ModelError(f"{where}.roleAssignments[{i}]: must be an object")
+        try:
+            ra = RoleAssignment.from_arm(r)
+        except ModelError as exc:
+            raise ModelError(f"{where}.roleAssignments[{i}]: {exc}") from None
+        ras.append(ra)
+        rlocs[ra.id] = _loc(path, text, r)
+    owners: tuple[Owner, ...] | None = None
+    if "owners" in obj:
+        raw_owners = obj["owners"]
+        if not isinstance(raw_owners, list):
+            raise ModelError(f"{where}.owners: must be a list (absent means unknown, [] means none)")
+        owners = tuple(
+            Owner.from_graph(o) if isinstance(o, Mapping) else Owner(str(o)) for o in raw_owners
+        )
+    defs: dict[str, RoleDefinition] = {}
+    for i, d in enumerate(obj.get("roleDefinitions", []) or []):
+        try:
+            rd = definition_from_arm(d)
+        except (ValueError, AttributeError) as exc:
+            raise ModelError(f"{where}.roleDefinitions[{i}]: {exc}") from None
+        defs[rd.id] = rd
+    ctx = TrustContext(ident, tuple(creds), tuple(ras), owners, defs)
+    return LoadedTrust(ctx, path, _loc(path, text, raw_ident if isinstance(raw_ident, PosDict) else obj), locs, rlocs)
+
+
+def _s(v: Any) -> str | None:
+    return v if isinstance(v, str) and v else None
+
+
+def load_file(path: Path, display: str | None = None) -> tuple[list[LoadedTrust], list[InputError]]:
+    """Parse one file into trust contexts; problems are returned, never raised."""
+    shown = display or str(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        return [], [InputError(shown, "no such file")]
+    except UnicodeDecodeError as exc:
+        return [], [InputError(shown, f"not UTF-8 text ({exc.reason} at byte {exc.start})")]
+    except OSError as exc:
+        return [], [InputError(shown, f"cannot read: {exc.strerror or exc}")]
+    try:
+        data = loads_with_positions(text)
+    except json.JSONDecodeError as exc:
+        return [], [InputError(shown, f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")]
+    except RecursionError:
+        return [], [InputError(shown, "JSON nested too deeply")]
+    items = data if isinstance(data, list) else [data]
+    if isinstance(data, list) and not data:
+        return [], [InputError(shown, "empty JSON list: no credential to evaluate")]
+    loaded: list[LoadedTrust] = []
+    errors: list[InputError] = []
+    bare: list[tuple[Any, str]] = []
+    for i, obj in enumerate(items):
+        where = f"[{i}]" if isinstance(data, list) else "(top level)"
+        if not isinstance(obj, Mapping):
+            errors.append(InputError(shown, f"{where}: expected a JSON object, got {_json_type(obj)}"))
+            continue
+        kind = _kind_of(obj)
+        try:
+            if kind in {"graph-fic", "arm-fic"}:
+                _cred(obj, where)  # validate now so the error names this item
+                bare.append((obj, where))
+            elif kind in {"trust", "application", "uami"}:
+                loaded.append(_trust(shown, text, obj, where, kind))
+            else:
+                errors.append(InputError(
+                    shown,
+                    f"{where}: unknown shape: expected a Graph federated credential (issuer, subject, audiences), "
+                    "an ARM federated credential resource (name, properties{issuer, subject, audiences}), "
+                    "a trust document (identity, federatedIdentityCredentials, roleAssignments, owners) or a list of those",
+                ))
+        except ModelError as exc:
+            errors.append(InputError(shown, str(exc)))
+    if bare:
+        loaded.insert(0, _bare(shown, text, bare))
+    return loaded, errors
+
+
+def _json_type(v: Any) -> str:
+    return {str: "a string", int: "a number", float: "a number", bool: "a boolean", list: "a list",
+            type(None): "null"}.get(type(v), type(v).__name__)
