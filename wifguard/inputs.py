@@ -40,13 +40,14 @@ class _PositionDecoder(json.JSONDecoder):
         super().__init__()
 
         def parse_object(s_and_end: tuple[str, int], *args: Any) -> tuple[PosDict, int]:
-            obj, end = json.decoder.JSONObject(s_and_end, *args)
+            obj, end = json.decoder.JSONObject(s_and_end, *args)  # type: ignore[attr-defined]
             d = PosDict(obj)
             d.pos = s_and_end[1] - 1
             return d, end
 
-        self.parse_object = parse_object  # type: ignore[assignment]
-        self.scan_once = json.scanner.py_make_scanner(self)
+        self.parse_object = parse_object
+        # The pure-Python scanner calls self.parse_object, so positions are recorded.
+        self.scan_once = json.scanner.py_make_scanner(self)  # type: ignore[attr-defined]
 
 
 def loads_with_positions(text: str) -> Any:
@@ -194,7 +195,8 @@ def _trust(path: str, text: str, obj: Mapping[str, Any], where: str, kind_hint: 
         raise ModelError(f"{where}.identity.id: missing or not a string")
     if name is not None and not isinstance(name, str):
         raise ModelError(f"{where}.identity.displayName: must be a string")
-    props = obj.get("properties") if isinstance(obj.get("properties"), Mapping) else {}
+    raw_props = obj.get("properties")
+    props: Mapping[str, Any] = raw_props if isinstance(raw_props, Mapping) else {}
     ident = Identity(
         ident_id,
         name or ident_id,

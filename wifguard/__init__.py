@@ -1,0 +1,3 @@
+"""wifguard: an event-driven compliance responder for Microsoft Entra workload identity federation."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,77 @@
+"""Offline evaluation of credential files (``wifguard evaluate``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wifguard.engine import Engine
+from wifguard.inputs import InputError, Located, LoadedTrust, iter_paths, load_file
+from wifguard.model import Finding
+from wifguard.report import sort_findings, summary
+
+
+@dataclass
+class EvaluateResult:
+    located: list[tuple[Finding, Located | None]] = field(default_factory=list)
+    exempted: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[InputError] = field(default_factory=list)
+    files: int = 0
+    identities: int = 0
+    credentials: int = 0
+
+    def to_json(self, engine: Engine) -> dict[str, Any]:
+        order = {f.fingerprint: i for i, f in enumerate(sort_findings(f for f, _ in self.located))}
+        rows = []
+        for f, loc in sorted(self.located, key=lambda p: order[p[0].fingerprint]):
+            d = f.to_dict()
+            if loc is not None:
+                d["location"] = {"path": loc.path, "line": loc.line, "column": loc.column}
+            rows.append(d)
+        findings = [f for f, _ in self.located]
+        return {
+            "findings": rows,
+            "summary": summary(
+                findings,
+                files=self.files,
+                identities=self.identities,
+                credentials=self.credentials,
+                errors=len(self.errors),
+                exempted=len(self.exempted),
+            ),
+            "errors": [{"path": e.path, "problem": e.problem} for e in self.errors],
+            "exempted": self.exempted,
+            "expired_exemptions": [e.model_dump(mode="json") for e in engine.expired_exemptions()],
+        }
+
+
+def _location(f: Finding, lt: LoadedTrust) -> Located:
+    if f.credential is not None:
+        loc = lt.credential_locations.get(str(f.credential.get("name")))
+        if loc is not None:
+            return loc
+    if f.role_assignment is not None:
+        loc = lt.role_locations.get(str(f.role_assignment.get("id")))
+        if loc is not None:
+            return loc
+    return lt.identity_location
+
+
+def evaluate_paths(engine: Engine, paths: Iterable[str | Path]) -> EvaluateResult:
+    result = EvaluateResult()
+    for path in iter_paths(paths):
+        result.files += 1
+        loaded, errors = load_file(path)
+        result.errors += errors
+        for lt in loaded:
+            result.identities += 1
+            result.credentials += len(lt.context.credentials)
+            ev = engine.evaluate(lt.context)
+            result.located += [(f, _location(f, lt)) for f in ev.findings]
+            result.exempted += [
+                {**f.to_dict(), "exemption": ex.model_dump(mode="json")} for f, ex in ev.exempted
+            ]
+            result.errors += [InputError(str(path), e) for e in ev.errors]
+    return result
