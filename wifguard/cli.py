@@ -29,7 +29,7 @@ def console(output: Path | None = None) -> Any:
     from rich.console import Console
 
     if output is not None:
-        return Console(file=open(output, "w", encoding="utf-8"), width=160)  # noqa: SIM115
+        return Console(file=open(output, "w", encoding="utf-8"), width=160)
     c = Console()
     if not c.is_terminal:
         c = Console(width=160)

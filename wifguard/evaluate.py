@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from wifguard.engine import Engine
-from wifguard.inputs import InputError, Located, LoadedTrust, iter_paths, load_file
+from wifguard.inputs import InputError, LoadedTrust, Located, iter_paths, load_file
 from wifguard.model import Finding
 from wifguard.report import sort_findings, summary
 
