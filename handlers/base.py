@@ -1,0 +1,162 @@
+"""What every handler returns, and the small JSON helpers the handlers share.
+
+A handler turns one trigger's payload into :class:`Decoded` entries, one per input record or
+event. It never raises on bad input: a payload that cannot be understood becomes a ``rejected``
+entry that carries the reason and the raw text, so that the pipeline can park it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+import orjson
+
+from wifguard.model import Change
+
+ACCEPTED: Final = "accepted"
+IGNORED: Final = "ignored"
+REJECTED: Final = "rejected"
+STATUSES: Final = frozenset({ACCEPTED, IGNORED, REJECTED})
+
+SOURCE_AUDIT_LOG: Final = "audit-log"
+SOURCE_EVENT_GRID: Final = "event-grid"
+
+#: Longest raw property value copied into a change's evidence.
+EVIDENCE_VALUE_LIMIT: Final = 2000
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """The outcome of decoding one input record or event.
+
+    ``id``: audit records use ``properties.id`` (fallback: top-level ``correlationId`` plus the
+    record's index, else a sha256 of the raw record); Event Grid uses the event id (fallback: a
+    sha256 of the raw event). ``status`` is ``accepted`` (``changes`` is non-empty), ``ignored``
+    (not something wifguard cares about) or ``rejected`` (malformed; ``raw`` holds the text to
+    park). ``reason`` says why an entry was ignored or rejected.
+    """
+
+    id: str
+    status: str
+    reason: str
+    changes: tuple[Change, ...]
+    raw: bytes | str | None
+    source: str
+
+    @property
+    def accepted(self) -> bool:
+        return self.status == ACCEPTED
+
+    @property
+    def rejected(self) -> bool:
+        return self.status == REJECTED
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-friendly summary (no changes, no raw body)."""
+        return {
+            "id": self.id,
+            "status": self.status,
+            "reason": self.reason,
+            "source": self.source,
+            "changes": len(self.changes),
+        }
+
+
+class Malformed(ValueError):
+    """Raised inside a handler for input that must be rejected; never leaves the handler."""
+
+
+# -- JSON helpers ----------------------------------------------------------------------------
+
+
+def loads(text: bytes | str) -> Any:
+    """Parse strict JSON (UTF-8). Raises :class:`Malformed` with a short reason."""
+    if isinstance(text, bytes | bytearray | memoryview):
+        data = bytes(text)
+        if data.startswith(b"\xef\xbb\xbf"):
+            data = data[3:]
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise Malformed(f"is not valid UTF-8 (byte {exc.start})") from None
+        source: bytes | str = data
+    else:
+        source = text[1:] if text.startswith("\ufeff") else text
+    if not source.strip():
+        raise Malformed("is empty")
+    try:
+        return orjson.loads(source)
+    except orjson.JSONDecodeError as exc:
+        msg = str(exc)
+        if "unexpected end" in msg.lower():
+            raise Malformed(f"is truncated JSON ({msg})") from None
+        raise Malformed(f"is not valid JSON ({msg})") from None
+    except (TypeError, ValueError) as exc:  # pragma: no cover - orjson raises JSONDecodeError
+        raise Malformed(f"is not valid JSON ({exc})") from None
+
+
+def dumps(obj: Any) -> str:
+    """Best-effort compact JSON text of anything (used for ``raw`` and hashing); never raises."""
+    try:
+        return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS, default=_default).decode()
+    except Exception:
+        pass
+    try:
+        return json.dumps(obj, ensure_ascii=True, default=repr, separators=(",", ":"))
+    except Exception:
+        return repr(obj)
+
+
+def _default(obj: Any) -> Any:
+    if isinstance(obj, bytes | bytearray):
+        return bytes(obj).decode("utf-8", "replace")
+    if isinstance(obj, Mapping):
+        return dict(obj)
+    if isinstance(obj, set | frozenset | tuple):
+        return list(obj)
+    isoformat = getattr(obj, "isoformat", None)
+    if callable(isoformat):
+        return isoformat()
+    return repr(obj)
+
+
+def sha256_id(raw: bytes | str) -> str:
+    data = raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogatepass")
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def truncate(value: Any, limit: int = EVIDENCE_VALUE_LIMIT) -> str | None:
+    """Evidence copy of a raw value: text as given (JSON for non-text), cut at ``limit``."""
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else dumps(value)
+    if len(text) > limit:
+        return text[:limit] + f"...(+{len(text) - limit} chars)"
+    return text
+
+
+def opt_str(value: Any) -> str | None:
+    """A non-empty string, or None for anything else."""
+    if isinstance(value, str) and value.strip():
+        return value
+    return None
+
+
+def type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list | tuple):
+        return "array"
+    if isinstance(value, Mapping):
+        return "object"
+    return type(value).__name__

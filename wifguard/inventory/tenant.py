@@ -1,0 +1,411 @@
+"""Trust contexts, read live: one identity at a time (events) or the whole tenant (sweeps).
+
+A sweep costs a handful of paged list calls, not one call per app: applications come with
+their credentials (``$expand=federatedIdentityCredentials``) and, in a second listing, with
+their owners (``$expand=owners``, capped at 20 by Graph, so an app showing 20 is re-read in
+full). Role assignments are listed per subscription and per management group, and principals
+are resolved in bulk with ``directoryObjects/getByIds``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from wifguard.facts import TenantIndex
+from wifguard.inventory.arm import ArmClient, parse_uami_id
+from wifguard.inventory.connection import Connection
+from wifguard.inventory.graph import GraphClient, GraphError, HttpStats, NotFound, applications_url
+from wifguard.model import (
+    Credential,
+    Identity,
+    IdentityKind,
+    ModelError,
+    Owner,
+    RoleAssignment,
+    RoleDefinition,
+    TrustContext,
+)
+from wifguard.roles import definition_from_arm
+
+Progress = Callable[[str, int, int], None]
+OWNER_SELECT = "id,displayName,userPrincipalName,mail"
+EXPANDED_OWNER_CAP = 20
+OWNER_TAGS = ("owner", "Owner", "owners", "wifguard-owner")
+
+
+@dataclass
+class SweepResult:
+    contexts: list[TrustContext]
+    tenant: TenantIndex
+    stats: HttpStats
+    errors: list[str] = field(default_factory=list)
+    identities: int = 0
+    credentials: int = 0
+    role_assignments: int = 0
+    seconds: float = 0.0
+
+
+def owners_from_tags(*tag_sets: Mapping[str, str]) -> tuple[Owner, ...]:
+    """Managed identities have no owners in Entra: an ``owner`` tag (identity, then resource group)."""
+    for tags in tag_sets:
+        for key in OWNER_TAGS:
+            value = tags.get(key) if tags else None
+            if value:
+                people = [p.strip() for p in value.replace(";", ",").split(",") if p.strip()]
+                return tuple(Owner(p, p, p, p if "@" in p else None, kind="tag") for p in people)
+    return ()
+
+
+def _credentials(items: Iterable[Mapping[str, Any]], arm: bool, errors: list[str], where: str) -> tuple[Credential, ...]:
+    out = []
+    for obj in items:
+        try:
+            out.append(Credential.from_arm(obj) if arm else Credential.from_graph(obj))
+        except ModelError as exc:
+            errors.append(f"{where}: skipped a malformed credential: {exc}")
+    return tuple(out)
+
+
+def _assignments(items: Iterable[Mapping[str, Any]], errors: list[str]) -> list[RoleAssignment]:
+    out = []
+    for obj in items:
+        try:
+            out.append(RoleAssignment.from_arm(obj))
+        except ModelError as exc:
+            errors.append(f"skipped a malformed role assignment: {exc}")
+    return out
+
+
+class Inventory:
+    """Graph + ARM readers for one connection; clients are created once and reused."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.stats = HttpStats()
+        self.graph = GraphClient(conn, self.stats)
+        self.arm = ArmClient(conn, self.stats)
+        self._subscriptions: list[str] | None = None
+        self._definitions: dict[str, RoleDefinition] = {}
+
+    async def __aenter__(self) -> Inventory:
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self.graph.close()
+        await self.arm.close()
+
+    # -- shared --------------------------------------------------------------------------------------
+    async def subscription_ids(self) -> list[str]:
+        if self._subscriptions is None:
+            if self.conn.subscriptions:
+                self._subscriptions = list(self.conn.subscriptions)
+            else:
+                subs = await self.arm.subscriptions()
+                self._subscriptions = [s["subscriptionId"] for s in subs if s.get("state", "Enabled") == "Enabled"]
+        return self._subscriptions
+
+    def management_group_scopes(self) -> list[str]:
+        ids = list(self.conn.management_groups)
+        if self.conn.tenant_id and self.conn.tenant_id not in ids:
+            ids.insert(0, self.conn.tenant_id)  # the tenant root management group
+        return [f"/providers/Microsoft.Management/managementGroups/{m}" for m in ids]
+
+    async def _mg_assignments(self, errors: list[str], principal_id: str | None = None) -> list[RoleAssignment]:
+        out: list[RoleAssignment] = []
+        for scope in self.management_group_scopes():
+            try:
+                out += _assignments(await self.arm.role_assignments(scope, principal_id=principal_id), errors)
+            except Exception as exc:
+                errors.append(f"role assignments at {scope}: {_short(exc)}")
+        return out
+
+    async def _definitions_for(self, assignments: Sequence[RoleAssignment], errors: list[str]) -> dict[str, RoleDefinition]:
+        """Custom role definitions referenced by these assignments (built-ins are known)."""
+        from wifguard.roles import BUILTIN_ROLES
+
+        missing = {ra.role_definition_id for ra in assignments
+                   if ra.role_guid not in BUILTIN_ROLES and ra.role_guid not in self._definitions}
+        for rd_id in missing:
+            scope = rd_id.split("/providers/Microsoft.Authorization/roleDefinitions/")[0] or "/"
+            try:
+                for d in await self.arm.custom_role_definitions(scope):
+                    rd = definition_from_arm(d)
+                    self._definitions[rd.id] = rd
+            except Exception as exc:
+                errors.append(f"role definitions at {scope}: {_short(exc)}")
+        return self._definitions
+
+    # -- one identity (the event path) --------------------------------------------------------------
+    async def application_context(self, object_id: str | None = None, *, app_id: str | None = None,
+                                  errors: list[str] | None = None) -> TrustContext | None:
+        """Re-read an app registration live; None when it no longer exists."""
+        errors = errors if errors is not None else []
+        select = "$select=id,appId,displayName&$expand=federatedIdentityCredentials"
+        path = f"/applications/{object_id}" if object_id else f"/applications(appId='{app_id}')"
+        res = await self.graph.batch([
+            {"id": "app", "method": "GET", "url": f"{path}?{select}"},
+            {"id": "owners", "method": "GET", "url": f"{path}/owners?$select={OWNER_SELECT}&$top=999"},
+        ])
+        app = res["app"]
+        if app["status"] == 404:
+            return None
+        if app["status"] >= 400:
+            raise GraphError(app["status"], "batch", str(app.get("body")), path)
+        body = app["body"]
+        owners: tuple[Owner, ...] | None = None
+        if res["owners"]["status"] < 400:
+            owners = tuple(Owner.from_graph(o) for o in res["owners"]["body"].get("value", []))
+        sp_id = await self._service_principal_of(body["appId"])
+        ident = Identity(body["id"], body.get("displayName") or body["id"], IdentityKind.APPLICATION,
+                         app_id=body.get("appId"), principal_id=sp_id)
+        creds = _credentials(body.get("federatedIdentityCredentials", []), False, errors, ident.name)
+        ras = await self._assignments_of(sp_id, errors) if sp_id else []
+        defs = await self._definitions_for(ras, errors)
+        return TrustContext(ident, creds, tuple(ras), owners, defs)
+
+    async def _service_principal_of(self, app_id: str) -> str | None:
+        data = await self.graph.get(f"/servicePrincipals?$filter=appId eq '{app_id}'&$select=id,appId")
+        values = data.get("value", []) if data else []
+        return values[0]["id"] if values else None
+
+    async def _assignments_of(self, principal_id: str, errors: list[str]) -> list[RoleAssignment]:
+        subs = await self.subscription_ids()
+
+        async def one(s: str) -> list[RoleAssignment]:
+            try:
+                return _assignments(await self.arm.role_assignments(f"/subscriptions/{s}", principal_id=principal_id),
+                                    errors)
+            except Exception as exc:
+                errors.append(f"role assignments in subscription {s}: {_short(exc)}")
+                return []
+
+        parts = await asyncio.gather(*(one(s) for s in subs))
+        seen: dict[str, RoleAssignment] = {}
+        for ra in [x for p in parts for x in p] + await self._mg_assignments(errors, principal_id):
+            if ra.principal_id.lower() == principal_id.lower():
+                seen.setdefault(ra.id.lower(), ra)
+        return list(seen.values())
+
+    async def managed_identity_context(self, resource_id: str, *, errors: list[str] | None = None) -> TrustContext | None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        errors = errors if errors is not None else []
+        try:
+            uami = await self.arm.identity(resource_id)
+            fics = await self.arm.credentials(resource_id)
+        except ResourceNotFoundError:
+            return None
+        return await self._uami_context(uami, fics, errors, rg_tags=None)
+
+    async def _uami_context(self, uami: Mapping[str, Any], fics: Sequence[Mapping[str, Any]], errors: list[str],
+                            rg_tags: Mapping[str, str] | None, assignments: Sequence[RoleAssignment] | None = None,
+                            ) -> TrustContext:
+        props = uami.get("properties") or {}
+        tags = dict(uami.get("tags") or {})
+        rid = str(uami["id"])
+        if rg_tags is None and not owners_from_tags(tags):
+            s, rg, _ = parse_uami_id(rid)
+            try:
+                rg_tags = await self.arm.resource_group_tags(s, rg)
+            except Exception as exc:
+                errors.append(f"tags of resource group {rg}: {_short(exc)}")
+                rg_tags = {}
+        ident = Identity(rid, str(uami.get("name") or rid.rsplit("/", 1)[-1]), IdentityKind.MANAGED_IDENTITY,
+                         app_id=props.get("clientId"), principal_id=props.get("principalId"), tags=tags,
+                         resource_group_tags=dict(rg_tags or {}))
+        creds = _credentials(fics, True, errors, ident.name)
+        pid = ident.principal_id
+        if assignments is None:
+            ras = await self._assignments_of(pid, errors) if pid else []
+        else:
+            ras = list(assignments)
+        defs = await self._definitions_for(ras, errors)
+        owners = owners_from_tags(tags, rg_tags or {})
+        return TrustContext(ident, creds, tuple(ras), owners, defs)
+
+    async def principal_context(self, principal_id: str, *, errors: list[str] | None = None) -> TrustContext | None:
+        """The identity behind a role assignment's principal (app service principal or UAMI)."""
+        errors = errors if errors is not None else []
+        try:
+            sp = await self.graph.get(
+                f"/servicePrincipals/{principal_id}?$select=id,appId,servicePrincipalType,alternativeNames")
+        except NotFound:
+            return None
+        if str(sp.get("servicePrincipalType", "")).lower() == "managedidentity":
+            rid = next((n for n in sp.get("alternativeNames", []) if str(n).lower().startswith("/subscriptions/")
+                        and "/userassignedidentities/" in str(n).lower()), None)
+            if rid is None:
+                return None  # a system-assigned identity: no federated credentials possible
+            return await self.managed_identity_context(rid, errors=errors)
+        return await self.application_context(app_id=sp["appId"], errors=errors)
+
+    async def service_principal_context(self, sp_id: str, *, errors: list[str] | None = None) -> TrustContext | None:
+        return await self.principal_context(sp_id, errors=errors)
+
+    async def role_assignment(self, assignment_id: str) -> RoleAssignment | None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            return RoleAssignment.from_arm(await self.arm.role_assignment(assignment_id))
+        except ResourceNotFoundError:
+            return None
+
+    # -- the whole tenant (the sweep) ---------------------------------------------------------------
+    async def sweep(self, progress: Progress | None = None) -> SweepResult:
+        t0 = time.perf_counter()
+        errors: list[str] = []
+        report = progress or (lambda stage, done, total: None)
+        apps_task = asyncio.create_task(self._all_apps(report))
+        owners_task = asyncio.create_task(self._all_owners(errors))
+        arm_task = asyncio.create_task(self._all_arm(errors, report))
+        apps = await apps_task
+        owners = await owners_task
+        uamis, assignments = await arm_task
+        by_principal: dict[str, list[RoleAssignment]] = {}
+        for ra in assignments:
+            by_principal.setdefault(ra.principal_id.lower(), []).append(ra)
+        uami_principals = {str((u.get("properties") or {}).get("principalId", "")).lower() for u, _, _ in uamis}
+        sp_of_app = await self._resolve_principals(
+            [p for p in by_principal if p not in uami_principals], errors)
+        defs = await self._definitions_for(assignments, errors)
+        contexts: list[TrustContext] = []
+        all_contexts: list[TrustContext] = []
+        n_creds = 0
+        for app in apps:
+            sp_id = sp_of_app.get(str(app.get("appId", "")).lower())
+            ident = Identity(app["id"], app.get("displayName") or app["id"], IdentityKind.APPLICATION,
+                             app_id=app.get("appId"), principal_id=sp_id)
+            creds = _credentials(app.get("federatedIdentityCredentials") or [], False, errors, ident.name)
+            ras = tuple(by_principal.get(sp_id.lower(), [])) if sp_id else ()
+            ctx = TrustContext(ident, creds, ras, owners.get(app["id"].lower()), defs)
+            all_contexts.append(ctx)
+            n_creds += len(creds)
+            if creds:
+                contexts.append(ctx)
+        for uami, fics, rg_tags in uamis:
+            pid = str((uami.get("properties") or {}).get("principalId", "")).lower()
+            ctx = await self._uami_context(uami, fics, errors, rg_tags, by_principal.get(pid, []))
+            all_contexts.append(ctx)
+            n_creds += len(ctx.credentials)
+            if ctx.credentials:
+                contexts.append(ctx)
+        return SweepResult(
+            contexts=contexts,
+            tenant=TenantIndex.build(all_contexts),
+            stats=self.stats,
+            errors=errors,
+            identities=len(all_contexts),
+            credentials=n_creds,
+            role_assignments=len(assignments),
+            seconds=time.perf_counter() - t0,
+        )
+
+    async def _all_apps(self, report: Progress) -> list[dict[str, Any]]:
+        url = applications_url(self.graph, select=["id", "appId", "displayName"],
+                               expand=["federatedIdentityCredentials"], top=999)
+        apps: list[dict[str, Any]] = []
+        async for page in self.graph.pages(url, low_priority=True):
+            apps += page
+            report("applications", len(apps), 0)
+        return apps
+
+    async def _all_owners(self, errors: list[str]) -> dict[str, tuple[Owner, ...] | None]:
+        url = applications_url(self.graph, select=["id"], expand=[f"owners($select={OWNER_SELECT})"], top=999)
+        owners: dict[str, tuple[Owner, ...] | None] = {}
+        capped: list[str] = []
+        try:
+            async for page in self.graph.pages(url, low_priority=True):
+                for app in page:
+                    raw = app.get("owners") or []
+                    owners[app["id"].lower()] = tuple(Owner.from_graph(o) for o in raw)
+                    if len(raw) >= EXPANDED_OWNER_CAP:
+                        capped.append(app["id"])
+        except GraphError as exc:
+            errors.append(f"owners could not be listed ({_short(exc)}); WIF504 is skipped")
+            return {}
+        for app_id in capped:  # $expand stops at 20: read the full list
+            full: list[Owner] = []
+            async for page in self.graph.pages(f"/applications/{app_id}/owners?$select={OWNER_SELECT}&$top=999"):
+                full += [Owner.from_graph(o) for o in page]
+            owners[app_id.lower()] = tuple(full)
+        return owners
+
+    async def _resolve_principals(self, principal_ids: list[str], errors: list[str]) -> dict[str, str]:
+        """appId (lower) → service principal id, for the principals that hold role assignments."""
+        out: dict[str, str] = {}
+        for i in range(0, len(principal_ids), 1000):
+            chunk = principal_ids[i:i + 1000]
+            try:
+                data = await self.graph.request("POST", "/directoryObjects/getByIds",
+                                                {"ids": chunk, "types": ["servicePrincipal"]}, low_priority=True)
+            except GraphError as exc:
+                errors.append(f"principals could not be resolved ({_short(exc)})")
+                continue
+            for sp in (data or {}).get("value", []):
+                if sp.get("appId"):
+                    out[str(sp["appId"]).lower()] = sp["id"]
+        return out
+
+    async def _all_arm(self, errors: list[str], report: Progress
+                       ) -> tuple[list[tuple[dict[str, Any], list[dict[str, Any]], dict[str, str]]], list[RoleAssignment]]:
+        try:
+            subs = await self.subscription_ids()
+        except Exception as exc:
+            errors.append(f"subscriptions could not be listed: {_short(exc)}")
+            subs = []
+        done = 0
+
+        async def per_sub(s: str) -> tuple[list[tuple[dict[str, Any], list[dict[str, Any]], dict[str, str]]],
+                                           list[RoleAssignment]]:
+            nonlocal done
+            try:
+                identities, ras = await asyncio.gather(
+                    self.arm.identities(s), self.arm.role_assignments(f"/subscriptions/{s}"))
+            except Exception as exc:
+                errors.append(f"subscription {s} could not be read: {_short(exc)}")
+                return [], []
+            rg_tags: dict[str, dict[str, str]] = {}
+            if any(not owners_from_tags(dict(u.get("tags") or {})) for u in identities):
+                try:
+                    rg_tags = await self.arm.resource_groups(s)
+                except Exception as exc:
+                    errors.append(f"resource groups of subscription {s}: {_short(exc)}")
+
+            async def fics_of(u: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, str]]:
+                nonlocal done
+                rid = str(u["id"])
+                try:
+                    fics = await self.arm.credentials(rid)
+                except Exception as exc:
+                    errors.append(f"credentials of {rid}: {_short(exc)}")
+                    fics = []
+                tags = dict(u.get("tags") or {})
+                rgt: dict[str, str] = {}
+                if not owners_from_tags(tags):
+                    _, rg, _ = parse_uami_id(rid)
+                    rgt = rg_tags.get(rg.lower(), {})
+                done += 1
+                report("managed identities", done, 0)
+                return u, fics, rgt
+
+            found = await asyncio.gather(*(fics_of(u) for u in identities))
+            return list(found), _assignments(ras, errors)
+
+        parts = await asyncio.gather(*(per_sub(s) for s in subs))
+        uamis = [u for p in parts for u in p[0]]
+        seen: dict[str, RoleAssignment] = {}
+        for ra in [ra for p in parts for ra in p[1]] + await self._mg_assignments(errors):
+            seen.setdefault(ra.id.lower(), ra)
+        return uamis, list(seen.values())
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:300]
