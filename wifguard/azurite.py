@@ -99,7 +99,7 @@ def run_azurite(data_dir: Path | None = None, timeout: float = 30.0) -> Iterator
     finally:
         proc.terminate()
         try:
-            proc.wait(timeout=10)
+            proc.wait(timeout=3)  # Azurite sometimes lingers ~10 s after SIGTERM; its data dir is throwaway
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
