@@ -1,0 +1,373 @@
+"""Composition: Teams Adaptive Card, Slack Block Kit, CloudEvents (pure functions)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import uuid
+from typing import Any
+
+import pytest
+from notify_helpers import (
+    APP_ID,
+    APP_OBJECT_ID,
+    OWNERS,
+    TENANT,
+    UAMI_ID,
+    card_urls,
+    make_finding,
+    make_notice,
+    rendered_texts,
+    validate_card,
+    walk,
+)
+
+from wifguard.model import Identity, IdentityKind, Owner, Severity
+from wifguard.notify import (
+    ChannelType,
+    NoticeKind,
+    PortalLink,
+    cloud_event,
+    compose,
+    event_id,
+    portal_links,
+    slack_message,
+    teams_card,
+    teams_message,
+)
+
+APP_BLADE = "https://portal.azure.com/#view/Microsoft_AAD_RegisteredApps/ApplicationMenuBlade/~/Credentials"
+
+
+# -- Teams ---------------------------------------------------------------------------------
+
+
+def test_teams_envelope_is_a_workflows_message() -> None:
+    body = teams_message(make_notice())
+    assert body["type"] == "message"
+    assert len(body["attachments"]) == 1
+    att = body["attachments"][0]
+    assert att["contentType"] == "application/vnd.microsoft.card.adaptive"
+    assert att["contentUrl"] is None
+    assert att["content"]["type"] == "AdaptiveCard"
+    assert att["content"]["version"] in ("1.4", "1.5")
+
+
+@pytest.mark.parametrize("kind", list(NoticeKind))
+@pytest.mark.parametrize("severity", list(Severity))
+def test_teams_card_is_schema_valid(
+    kind: NoticeKind, severity: Severity, card_validator: Any, card_schema: Any
+) -> None:
+    notice = make_notice(
+        make_finding(severity=severity), kind=kind, restore_hint="wifguard quarantine restore q-1"
+    )
+    validate_card(teams_card(notice), card_validator, card_schema)
+
+
+def test_schema_check_would_catch_a_bad_card(card_validator: Any, card_schema: Any) -> None:
+    import jsonschema
+
+    card = teams_card(make_notice())
+    card["body"].append({"type": "TextBlock", "txt": "typo"})
+    with pytest.raises(jsonschema.ValidationError):
+        validate_card(card, card_validator, card_schema)
+
+
+def test_teams_card_shows_the_finding() -> None:
+    f = make_finding(
+        severity=Severity.CRITICAL,
+        role_assignment={
+            "id": "/subscriptions/s1/providers/x/roleAssignments/r1",
+            "role": "Owner",
+            "scope": "/subscriptions/s1",
+        },
+    )
+    card = teams_card(make_notice(f))
+    header = card["body"][0]
+    assert header["type"] == "Container" and header["style"] == "attention"
+    assert header["items"][0]["color"] == "attention"
+    assert "CRITICAL" in header["items"][0]["text"]
+    assert header["items"][1]["text"] == "WIF-001 \u2014 Subject trusts every branch of a repository"
+    facts = {
+        fact["title"]: fact["value"] for d in walk(card) if d.get("type") == "FactSet" for fact in d["facts"]
+    }
+    assert facts["Identity"] == "deploy-app"
+    assert facts["Identity kind"] == "App registration"
+    assert facts["Identity id"] == APP_OBJECT_ID
+    assert facts["Issuer"] == "https\\://token.actions.githubusercontent.com"
+    assert facts["Subject"] == "repo:contoso/infra:ref:refs/heads/\\*"
+    assert facts["Role"] == "Owner"
+    assert facts["Scope"] == "/subscriptions/s1"
+    assert facts["Credential"] == "github-main"
+    texts = rendered_texts(card)
+    assert "Pin the subject to one branch or environment." in texts
+
+
+def test_severity_colours() -> None:
+    styles = {s: teams_card(make_notice(make_finding(severity=s)))["body"][0]["style"] for s in Severity}
+    assert styles[Severity.HIGH] == "attention"
+    assert styles[Severity.MEDIUM] == "warning"
+    assert styles[Severity.LOW] == "accent"
+    assert styles[Severity.INFO] == "emphasis"
+
+
+def test_owners_are_mentioned_with_entities() -> None:
+    card = teams_card(make_notice())
+    entities = card["msteams"]["entities"]
+    assert entities == [
+        {
+            "type": "mention",
+            "text": "<at>Alice Admin</at>",
+            "mentioned": {"id": "alice@contoso.com", "name": "Alice Admin"},
+        },
+        {
+            "type": "mention",
+            "text": "<at>Bob Builder</at>",
+            "mentioned": {"id": "bob@contoso.com", "name": "Bob Builder"},
+        },
+    ]
+    owner_lines = [t for t in rendered_texts(card) if t.startswith("**Owners:**")]
+    assert owner_lines == ["**Owners:** <at>Alice Admin</at>, <at>Bob Builder</at>"]
+
+
+def test_service_principal_owner_is_listed_not_mentioned() -> None:
+    owners = (*OWNERS, Owner(id="sp-1", display_name="ci-robot", kind="servicePrincipal"))
+    card = teams_card(make_notice(owners=owners))
+    assert [e["mentioned"]["id"] for e in card["msteams"]["entities"]] == [
+        "alice@contoso.com",
+        "bob@contoso.com",
+    ]
+    line = next(t for t in rendered_texts(card) if t.startswith("**Owners:**"))
+    assert "ci-robot \\(service principal\\)" in line
+    assert line.count("<at>") == 2
+
+
+def test_owner_without_upn_is_mentioned_by_object_id_and_duplicates_collapse() -> None:
+    owners = (Owner(id="oid-9", display_name="No Upn"), Owner(id="OID-9", display_name="No Upn"))
+    card = teams_card(make_notice(owners=owners))
+    assert card["msteams"]["entities"] == [
+        {"type": "mention", "text": "<at>No Upn</at>", "mentioned": {"id": "oid-9", "name": "No Upn"}}
+    ]
+
+
+def test_two_owners_with_the_same_name_get_distinct_mentions() -> None:
+    owners = (
+        Owner(id="1", display_name="Sam", user_principal_name="sam1@contoso.com"),
+        Owner(id="2", display_name="Sam", user_principal_name="sam2@contoso.com"),
+    )
+    texts = [e["text"] for e in teams_card(make_notice(owners=owners))["msteams"]["entities"]]
+    assert len(set(texts)) == 2
+    assert texts[0] == "<at>Sam</at>"
+
+
+def test_no_owners_and_unknown_owners_are_said_plainly() -> None:
+    none_card = teams_card(make_notice(owners=()))
+    assert none_card["msteams"]["entities"] == []
+    assert any("none recorded" in t for t in rendered_texts(none_card))
+    unknown = teams_card(make_notice(owners=(), owners_known=False))
+    assert any("unknown" in t for t in rendered_texts(unknown))
+
+
+def test_portal_link_for_app_by_app_id_and_by_object_id() -> None:
+    by_ref = teams_card(make_notice())
+    assert card_urls(by_ref) == [f"{APP_BLADE}/objectId/{APP_OBJECT_ID}"]
+    ident = Identity(id=APP_OBJECT_ID, name="deploy-app", kind=IdentityKind.APPLICATION, app_id=APP_ID)
+    by_app = teams_card(make_notice(identity=ident))
+    assert card_urls(by_app) == [f"{APP_BLADE}/appId/{APP_ID}"]
+    assert [a["type"] for a in by_app["actions"]] == ["Action.OpenUrl"]
+    facts = [f for d in walk(by_app) if d.get("type") == "FactSet" for f in d["facts"]]
+    assert {"title": "Application (client) id", "value": APP_ID} in facts
+
+
+def test_portal_link_for_managed_identity_and_role_scope() -> None:
+    f = make_finding(
+        identity={"id": UAMI_ID, "name": "id-deploy", "kind": "managedIdentity"},
+        role_assignment={
+            "id": "ra",
+            "role": "Contributor",
+            "scope": "/subscriptions/11111111-2222-3333-4444-555555555555",
+        },
+    )
+    links = portal_links(make_notice(f))
+    assert [link.url for link in links] == [
+        f"https://portal.azure.com/#@{TENANT}/resource{UAMI_ID}/federatedcredentials",
+        f"https://portal.azure.com/#@{TENANT}/resource/subscriptions/11111111-2222-3333-4444-555555555555/users",
+    ]
+
+
+def test_portal_link_ids_are_url_quoted() -> None:
+    ident = Identity(id="x", name="n", kind=IdentityKind.APPLICATION, app_id="a b/../#?x=1")
+    (link,) = portal_links(make_notice(identity=ident))
+    assert link.url == f"{APP_BLADE}/appId/a%20b%2F..%2F%23%3Fx%3D1"
+    mi = make_finding(
+        identity={
+            "id": "/subscriptions/s/resourceGroups/r g/providers/p/x/a#b",
+            "name": "n",
+            "kind": "managedIdentity",
+        }
+    )
+    (mlink,) = portal_links(make_notice(mi, tenant_id="t/../evil"))
+    assert (
+        mlink.url
+        == "https://portal.azure.com/#@t%2F..%2Fevil/resource/subscriptions/s/resourceGroups/r%20g/providers/p/x/a%23b/federatedcredentials"
+    )
+
+
+def test_caller_links_only_to_portal_hosts() -> None:
+    links = (
+        PortalLink("Entra", "https://entra.microsoft.com/#view/x"),
+        PortalLink("Evil", "https://evil.example/portal.azure.com"),
+        PortalLink("Plain http", "http://portal.azure.com/x"),
+        PortalLink("Userinfo", "https://portal.azure.com@evil.example/"),
+    )
+    urls = [link.url for link in portal_links(make_notice(links=links))]
+    assert urls == [f"{APP_BLADE}/objectId/{APP_OBJECT_ID}", "https://entra.microsoft.com/#view/x"]
+
+
+def test_restore_hint_only_for_quarantine_kinds() -> None:
+    hint = "wifguard quarantine restore 0123"
+    q = teams_card(make_notice(kind=NoticeKind.QUARANTINED, restore_hint=hint))
+    assert any("restore 0123" in t for t in rendered_texts(q))
+    n = teams_card(make_notice(kind=NoticeKind.NEW, restore_hint=hint))
+    assert not any("restore 0123" in t for t in rendered_texts(n))
+
+
+def test_managed_identity_without_credential_role_finding() -> None:
+    f = make_finding(
+        identity={"id": UAMI_ID, "name": "id-deploy", "kind": "managedIdentity"},
+        credential={},
+        role_assignment={"id": "ra", "role": "Owner", "scope": "/"},
+    )
+    f = dataclasses.replace(f, credential=None)
+    card = teams_card(make_notice(f))
+    titles = [fact["title"] for d in walk(card) if d.get("type") == "FactSet" for fact in d["facts"]]
+    assert "Issuer" not in titles and "Role" in titles
+
+
+# -- Slack -----------------------------------------------------------------------------------
+
+
+def test_slack_blocks_shape() -> None:
+    msg = slack_message(
+        make_notice(
+            identity=Identity(
+                id=APP_OBJECT_ID, name="deploy-app", kind=IdentityKind.APPLICATION, app_id=APP_ID
+            )
+        )
+    )
+    assert msg["text"].startswith("[HIGH] WIF-001")
+    assert msg["unfurl_links"] is False and msg["unfurl_media"] is False
+    types = [b["type"] for b in msg["blocks"]]
+    assert types[0] == "header"
+    assert "section" in types and "context" in types and "actions" in types
+    header = msg["blocks"][0]["text"]
+    assert header["type"] == "plain_text" and len(header["text"]) <= 150
+    assert "WIF-001" in header["text"]
+    fields = next(b for b in msg["blocks"] if b["type"] == "section" and "fields" in b)["fields"]
+    assert 1 <= len(fields) <= 10
+    assert {
+        "type": "plain_text",
+        "text": "Subject:\nrepo:contoso/infra:ref:refs/heads/*",
+        "emoji": False,
+    } in fields
+    actions = next(b for b in msg["blocks"] if b["type"] == "actions")["elements"]
+    assert actions == [
+        {
+            "type": "button",
+            "text": {"type": "plain_text", "text": "Open app registration", "emoji": False},
+            "url": f"{APP_BLADE}/appId/{APP_ID}",
+            "action_id": "wifguard-link-0",
+        }
+    ]
+    owners = [e["text"] for b in msg["blocks"] if b["type"] == "context" for e in b["elements"]]
+    assert "Owners: Alice Admin (alice@contoso.com), Bob Builder (bob@contoso.com)" in owners
+
+
+def test_slack_text_objects_are_all_plain_text() -> None:
+    msg = slack_message(make_notice(kind=NoticeKind.DRY_RUN, restore_hint="restore me"))
+    text_objects = [d for d in walk(msg["blocks"]) if "text" in d and isinstance(d["text"], str)]
+    assert text_objects, "expected text objects"
+    assert {d["type"] for d in text_objects} == {"plain_text"}
+    assert all(len(d["text"]) >= 1 for d in text_objects)
+
+
+def test_slack_long_title_is_cut_to_header_limit() -> None:
+    msg = slack_message(make_notice(make_finding(title="x" * 400)))
+    assert len(msg["blocks"][0]["text"]["text"]) <= 150
+
+
+# -- CloudEvents -----------------------------------------------------------------------------
+
+
+def test_cloud_event_fields() -> None:
+    notice = make_notice()
+    ev = cloud_event(notice)
+    assert ev["specversion"] == "1.0"
+    assert ev["source"] == f"/wifguard/{TENANT}"
+    assert ev["type"] == "com.wifguard.finding.opened"
+    assert ev["subject"] == f"/applications/{APP_OBJECT_ID}/federatedIdentityCredentials/github-main"
+    assert ev["time"] == "2025-01-02T03:04:05Z"
+    assert ev["datacontenttype"] == "application/json"
+    assert ev["severity"] == "high" and ev["ruleid"] == "wif-001"
+    assert uuid.UUID(ev["id"]).version == 5
+    data = ev["data"]
+    f = notice.finding.to_dict()
+    assert {k: data[k] for k in f} == f
+    assert data["notice"]["kind"] == "new"
+    assert [o["userPrincipalName"] for o in data["notice"]["owners"]] == [
+        "alice@contoso.com",
+        "bob@contoso.com",
+    ]
+    assert json.loads(json.dumps(ev)) == ev
+
+
+def test_cloud_event_id_is_deterministic_per_fingerprint_and_kind() -> None:
+    a = make_notice()
+    assert event_id(a) == event_id(make_notice()) == cloud_event(a)["id"]
+    assert event_id(a) != event_id(make_notice(kind=NoticeKind.REMINDER))
+    assert event_id(make_notice(kind=NoticeKind.REMINDER, sequence=1)) != event_id(
+        make_notice(kind=NoticeKind.REMINDER, sequence=2)
+    )
+    other = make_notice(make_finding(rule_id="WIF-002"))
+    assert event_id(other) != event_id(a)
+
+
+@pytest.mark.parametrize(
+    ("kind", "etype"),
+    [
+        (NoticeKind.NEW, "com.wifguard.finding.opened"),
+        (NoticeKind.REMINDER, "com.wifguard.finding.reminder"),
+        (NoticeKind.QUARANTINED, "com.wifguard.finding.quarantined"),
+        (NoticeKind.DRY_RUN, "com.wifguard.finding.quarantine_dryrun"),
+    ],
+)
+def test_cloud_event_types(kind: NoticeKind, etype: str) -> None:
+    assert cloud_event(make_notice(kind=kind))["type"] == etype
+
+
+def test_cloud_event_for_managed_identity_subject_and_unknown_tenant() -> None:
+    f = make_finding(identity={"id": UAMI_ID, "name": "id-deploy", "kind": "managedIdentity"})
+    ev = cloud_event(make_notice(f, tenant_id=""))
+    assert ev["subject"] == f"{UAMI_ID}/federatedIdentityCredentials/github-main"
+    assert ev["source"] == "/wifguard/unknown"
+
+
+def test_cloud_event_evidence_with_non_json_values_still_serialises() -> None:
+    import datetime as dt
+
+    f = make_finding()
+    f = dataclasses.replace(f, evidence={"seen": dt.date(2025, 1, 1)})
+    ev = cloud_event(make_notice(f))
+    assert ev["data"]["evidence"] == {"seen": "2025-01-01"}
+
+
+# -- dispatch --------------------------------------------------------------------------------
+
+
+def test_compose_dispatch_and_unknown_type() -> None:
+    n = make_notice()
+    assert compose(n, "teams") == teams_message(n)
+    assert compose(n, ChannelType.SLACK) == slack_message(n)
+    assert compose(n, "webhook") == cloud_event(n) == compose(n, "EventGrid")
+    with pytest.raises(ValueError, match="unknown channel type 'email'"):
+        compose(n, "email")

@@ -1,0 +1,435 @@
+"""Deliver composed notices: HTTP webhooks over a shared ``httpx.AsyncClient``, Event Grid via
+azure-eventgrid's ``EventGridPublisherClient`` (aio).
+
+Delivery never raises for a delivery failure: it returns a :class:`DeliveryResult` and the
+caller records the failure and retries it on the next run. 429, 5xx and connection errors are
+retried with exponential backoff and jitter, honouring ``Retry-After``; other statuses are not.
+Webhook URLs are secrets (they carry their own signature), so they never appear in results or
+logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import random
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from .compose import CLOUDEVENT_CONTENT_TYPE, ChannelType, compose
+from .config import ChannelConfig, NotifyConfig, RetryPolicy, route
+from .escape import clean
+from .notice import Notice
+
+if TYPE_CHECKING:
+    from azure.core.credentials_async import AsyncTokenCredential
+    from azure.core.messaging import CloudEvent
+    from azure.eventgrid.aio import EventGridPublisherClient
+
+log = logging.getLogger("wifguard.notify")
+
+_LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryResult:
+    channel: str
+    ok: bool
+    status: int | None
+    attempts: int
+    error: str | None = None
+    fingerprint: str = ""
+    kind: str = ""
+    channel_type: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "channel": self.channel,
+            "channel_type": self.channel_type,
+            "fingerprint": self.fingerprint,
+            "kind": self.kind,
+            "ok": self.ok,
+            "status": self.status,
+            "attempts": self.attempts,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """A channel with its secrets resolved from app settings."""
+
+    name: str
+    type: ChannelType
+    url: str
+    key: str | None = None  # Event Grid topic access key; None: use a token credential
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    timeout: float = 10.0
+
+    def __repr__(self) -> str:  # never show the URL or key
+        return f"Endpoint(name={self.name!r}, type={self.type.value!r})"
+
+
+def check_url(url: str) -> str | None:
+    """Why a webhook URL is unusable, or None. https only, except http to loopback (tests)."""
+    try:
+        u = urlsplit(url)
+        host = u.hostname or ""
+    except ValueError:
+        return "the URL is malformed"
+    if u.scheme == "https" and host:
+        return None
+    if u.scheme == "http" and host in _LOOPBACK:
+        return None
+    return "the URL must be https"
+
+
+def resolve(channel: ChannelConfig, env: Mapping[str, str], config: NotifyConfig) -> Endpoint | str:
+    """The endpoint for a configured channel, or why it cannot be used."""
+    url = (env.get(channel.url_setting) or "").strip()
+    if not url:
+        return f"app setting {channel.url_setting} is not set"
+    problem = check_url(url)
+    if problem:
+        return f"app setting {channel.url_setting}: {problem}"
+    key = None
+    if channel.topic_key_setting:
+        key = (env.get(channel.topic_key_setting) or "").strip()
+        if not key:
+            return f"app setting {channel.topic_key_setting} is not set"
+    return Endpoint(channel.name, channel.type, url, key, config.retry, config.timeout_seconds)
+
+
+# -- retry loop ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    ok: bool
+    status: int | None
+    retryable: bool
+    retry_after: float | None = None
+    error: str | None = None
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date)."""
+    if value is None:
+        return None
+    v = value.strip()
+    try:
+        seconds = float(v)
+        return max(0.0, seconds) if math.isfinite(seconds) else None
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(v)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def _retryable_status(status: int) -> bool:
+    return status == 429 or 500 <= status <= 599
+
+
+async def _with_retries(
+    attempt_once: Callable[[], Awaitable[_Outcome]],
+    policy: RetryPolicy,
+    rng: random.Random | None = None,
+) -> tuple[_Outcome, int]:
+    attempts = 0
+    while True:
+        attempts += 1
+        outcome = await attempt_once()
+        if outcome.ok or not outcome.retryable or attempts >= policy.max_attempts:
+            return outcome, attempts
+        delay = policy.backoff(attempts, rng)
+        if outcome.retry_after is not None:
+            if outcome.retry_after > policy.max_retry_after:
+                msg = (
+                    f"{outcome.error}; Retry-After {outcome.retry_after:g}s exceeds the limit, retry next run"
+                )
+                return _Outcome(False, outcome.status, True, outcome.retry_after, msg), attempts
+            delay = max(delay, outcome.retry_after)
+        await asyncio.sleep(delay)
+
+
+def _redact(text: str, *secrets: str | None) -> str:
+    for s in secrets:
+        if s:
+            text = text.replace(s, "<redacted>")
+    return text
+
+
+# -- HTTP webhooks -----------------------------------------------------------------------------
+
+
+async def _post_once(
+    client: httpx.AsyncClient, endpoint: Endpoint, body: bytes, content_type: str
+) -> _Outcome:
+    try:
+        resp = await client.post(
+            endpoint.url,
+            content=body,
+            headers={"Content-Type": content_type, "User-Agent": "wifguard-notify"},
+            timeout=endpoint.timeout,
+            follow_redirects=False,
+        )
+    except httpx.TransportError as e:
+        msg = _redact(f"{type(e).__name__}: {e}", endpoint.url)
+        return _Outcome(False, None, True, None, clean(msg, 300))
+    if 200 <= resp.status_code <= 299:
+        return _Outcome(True, resp.status_code, False)
+    detail = clean(resp.text, 200) if resp.content else ""
+    msg = f"HTTP {resp.status_code}" + (f": {detail}" if detail else "")
+    return _Outcome(
+        False,
+        resp.status_code,
+        _retryable_status(resp.status_code),
+        parse_retry_after(resp.headers.get("Retry-After")),
+        _redact(msg, endpoint.url),
+    )
+
+
+# -- Event Grid ------------------------------------------------------------------------------
+
+
+def to_azure_cloud_event(event: Mapping[str, Any]) -> CloudEvent:
+    """An ``azure.core.messaging.CloudEvent`` from the structured-JSON dict of :func:`cloud_event`."""
+    from azure.core.messaging import CloudEvent
+
+    core = {"specversion", "id", "source", "type", "subject", "time", "datacontenttype", "data"}
+    time = datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00"))
+    return CloudEvent(
+        source=event["source"],
+        type=event["type"],
+        specversion=event.get("specversion", "1.0"),
+        id=event["id"],
+        time=time,
+        subject=event.get("subject"),
+        datacontenttype=event.get("datacontenttype"),
+        data=event.get("data"),
+        extensions={k: v for k, v in event.items() if k not in core} or None,
+    )
+
+
+def make_publisher(
+    endpoint: Endpoint,
+    credential: AsyncTokenCredential | None = None,
+    client_kwargs: Mapping[str, Any] | None = None,
+) -> EventGridPublisherClient:
+    """An aio ``EventGridPublisherClient`` for a topic: key credential when the channel has one,
+    else ``credential`` (e.g. a managed identity). The SDK's own retries are off (we retry)."""
+    from azure.core.credentials import AzureKeyCredential
+    from azure.eventgrid.aio import EventGridPublisherClient
+
+    cred: Any = AzureKeyCredential(endpoint.key) if endpoint.key else credential
+    if cred is None:
+        raise ValueError(f"channel {endpoint.name}: no topic key setting and no token credential")
+    kwargs: dict[str, Any] = {
+        "retry_total": 0,
+        "connection_timeout": endpoint.timeout,
+        "read_timeout": endpoint.timeout,
+    }
+    kwargs.update(client_kwargs or {})
+    return EventGridPublisherClient(endpoint.url, cred, **kwargs)
+
+
+async def _publish_once(
+    publisher: EventGridPublisherClient, event: CloudEvent, endpoint: Endpoint
+) -> _Outcome:
+    from azure.core.exceptions import AzureError, HttpResponseError, ServiceRequestError, ServiceResponseError
+
+    try:
+        await publisher.send([event])
+    except HttpResponseError as e:
+        status = e.status_code
+        retry_after = None
+        headers = getattr(e.response, "headers", None)
+        if headers is not None:
+            retry_after = parse_retry_after(headers.get("Retry-After"))
+        msg = _redact(f"HTTP {status}: {e.message}", endpoint.url, endpoint.key)
+        return _Outcome(
+            False, status, status is None or _retryable_status(status), retry_after, clean(msg, 300)
+        )
+    except (ServiceRequestError, ServiceResponseError) as e:
+        msg = _redact(f"{type(e).__name__}: {e}", endpoint.url, endpoint.key)
+        return _Outcome(False, None, True, None, clean(msg, 300))
+    except AzureError as e:
+        msg = _redact(f"{type(e).__name__}: {e}", endpoint.url, endpoint.key)
+        return _Outcome(False, None, False, None, clean(msg, 300))
+    return _Outcome(True, 200, False)
+
+
+# -- public ----------------------------------------------------------------------------------
+
+
+async def deliver(
+    notice: Notice,
+    channel: Endpoint,
+    client: httpx.AsyncClient,
+    *,
+    publisher: EventGridPublisherClient | None = None,
+    credential: AsyncTokenCredential | None = None,
+    rng: random.Random | None = None,
+) -> DeliveryResult:
+    """Send one notice to one endpoint, with retries. Never raises for delivery failures.
+
+    ``client`` is the shared ``httpx.AsyncClient`` (webhooks). For Event Grid, pass a reused
+    ``publisher`` (see :func:`make_publisher`); without one a publisher is made for this call.
+    """
+    base = {
+        "channel": channel.name,
+        "fingerprint": notice.finding.fingerprint,
+        "kind": notice.kind.value,
+        "channel_type": channel.type.value,
+    }
+    try:
+        payload = compose(notice, channel.type)
+    except Exception as e:  # a composition bug must not stop the other notices
+        log.exception("notify: composing for channel %s failed", channel.name)
+        return DeliveryResult(ok=False, status=None, attempts=0, error=f"compose failed: {e}", **base)
+
+    if channel.type is ChannelType.EVENTGRID:
+        try:
+            event = to_azure_cloud_event(payload)
+            own = publisher is None
+            pub = publisher or make_publisher(channel, credential)
+        except Exception as e:
+            return DeliveryResult(ok=False, status=None, attempts=0, error=clean(str(e), 300), **base)
+        try:
+            outcome, attempts = await _with_retries(
+                lambda: _publish_once(pub, event, channel), channel.retry, rng
+            )
+        finally:
+            if own:
+                await pub.close()
+    else:
+        content_type = CLOUDEVENT_CONTENT_TYPE if channel.type is ChannelType.WEBHOOK else "application/json"
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        outcome, attempts = await _with_retries(
+            lambda: _post_once(client, channel, body, content_type), channel.retry, rng
+        )
+    if not outcome.ok:
+        log.warning(
+            "notify: delivery of %s (%s) to channel %s failed after %d attempt(s): %s",
+            notice.finding.fingerprint,
+            notice.kind.value,
+            channel.name,
+            attempts,
+            outcome.error,
+        )
+    return DeliveryResult(
+        ok=outcome.ok, status=outcome.status, attempts=attempts, error=outcome.error, **base
+    )
+
+
+class Notifier:
+    """Routes notices to channels and delivers them.
+
+    ``env`` maps app-setting names to values (``os.environ`` in the Function App). The
+    ``http_client`` is created once by the caller and reused; Event Grid publishers are created
+    on first use and closed by :meth:`aclose` (or ``async with``).
+    """
+
+    def __init__(
+        self,
+        config: NotifyConfig,
+        env: Mapping[str, str],
+        http_client: httpx.AsyncClient,
+        *,
+        eventgrid_credential: AsyncTokenCredential | None = None,
+        eventgrid_client_kwargs: Mapping[str, Any] | None = None,
+        concurrency: int = 8,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.config = config
+        self._env = env
+        self._client = http_client
+        self._credential = eventgrid_credential
+        self._eg_kwargs = dict(eventgrid_client_kwargs or {})
+        self._sem = asyncio.Semaphore(max(1, concurrency))
+        self._rng = rng
+        self._publishers: dict[str, EventGridPublisherClient] = {}
+
+    async def __aenter__(self) -> Notifier:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        pubs, self._publishers = list(self._publishers.values()), {}
+        for p in pubs:
+            await p.close()
+
+    @staticmethod
+    def compose(notice: Notice, channel_type: ChannelType | str) -> dict[str, Any]:
+        """The message body for a channel type; works with no channel configured."""
+        return compose(notice, channel_type)
+
+    def route(self, notice: Notice) -> list[str]:
+        return route(notice.finding, self.config)
+
+    def endpoint(self, name: str) -> Endpoint | str:
+        ch = self.config.channels.get(name)
+        if ch is None:
+            return f"unknown channel {name!r}"
+        return resolve(ch, self._env, self.config)
+
+    async def send(self, notice: Notice, channel_name: str) -> DeliveryResult:
+        """Deliver one notice to one named channel (no routing)."""
+        ep = self.endpoint(channel_name)
+        ch = self.config.channels.get(channel_name)
+        if isinstance(ep, str):
+            log.warning("notify: channel %s unusable: %s", channel_name, ep)
+            return DeliveryResult(
+                channel=channel_name,
+                ok=False,
+                status=None,
+                attempts=0,
+                error=ep,
+                fingerprint=notice.finding.fingerprint,
+                kind=notice.kind.value,
+                channel_type=ch.type.value if ch else "",
+            )
+        async with self._sem:
+            publisher = None
+            if ep.type is ChannelType.EVENTGRID:
+                try:
+                    publisher = self._publisher(ep)
+                except Exception as e:
+                    return DeliveryResult(
+                        channel=ep.name,
+                        ok=False,
+                        status=None,
+                        attempts=0,
+                        error=clean(str(e), 300),
+                        fingerprint=notice.finding.fingerprint,
+                        kind=notice.kind.value,
+                        channel_type=ep.type.value,
+                    )
+            return await deliver(notice, ep, self._client, publisher=publisher, rng=self._rng)
+
+    async def notify(self, notices: Iterable[Notice]) -> list[DeliveryResult]:
+        """Route and deliver every notice; one result per (notice, channel), in order."""
+        jobs = [self.send(n, name) for n in notices for name in self.route(n)]
+        return list(await asyncio.gather(*jobs))
+
+    def _publisher(self, ep: Endpoint) -> EventGridPublisherClient:
+        pub = self._publishers.get(ep.name)
+        if pub is None:
+            pub = make_publisher(ep, self._credential, self._eg_kwargs)
+            self._publishers[ep.name] = pub
+        return pub
