@@ -306,9 +306,29 @@ class Engine:
         where = f"{ident.kind.value} {ident.name!r} ({ident.id})"
         g1, g2 = self.groups[("credential", 1)], self.groups[("credential", 2)]
         gt = self.groups[("tenant", 1)]
+        # Change rules first, so that WIF602 (phase 2) sees e.g. a WIF104 on the same credential.
+        change_hits: dict[str, list[Finding]] = {}
+        gc = self.groups[("change", 1)]
+        if change is not None and gc.program is not None:
+            cred = change.new_credential or change.old_credential
+            if cred is None and change.credential_name:
+                cred = next((c for c in ctx.credentials if c.name.lower() == change.credential_name.lower()), None)
+            if cred is not None:
+                full = self._cred_vars(ctx, iv, cred, None)
+                full["change"] = F.change_vars(change, ctx.owners, self.cf)
+                live = next((c for c in ctx.credentials if c.name.lower() == cred.name.lower()), None)
+                # Fingerprints follow the live credential when it still exists, like every other
+                # finding about it; the payload's copy is the evidence otherwise.
+                hits = [self._finding(r, full, ident, credential=live or cred)
+                        for r in self._run(gc, full, where, errors)]
+                if live is not None:
+                    change_hits[live.name.lower()] = hits
+                else:
+                    found += hits
         for c in ctx.credentials:
             full = self._cred_vars(ctx, iv, c, tenant)
             hits = [self._finding(r, full, ident, credential=c) for r in self._run(g1, full, where, errors)]
+            hits += change_hits.get(c.name.lower(), [])
             if tenant is not None:
                 hits += [self._finding(r, full, ident, credential=c) for r in self._run(gt, full, where, errors)]
             if g2.program is not None:
@@ -330,15 +350,6 @@ class Engine:
         if gi.program is not None:
             full = {"identity": iv.vars, "config": self.cf.vars}
             found += [self._finding(r, full, ident) for r in self._run(gi, full, where, errors)]
-        gc = self.groups[("change", 1)]
-        if change is not None and gc.program is not None:
-            cred = change.new_credential or change.old_credential
-            if cred is None and change.credential_name:
-                cred = next((c for c in ctx.credentials if c.name.lower() == change.credential_name.lower()), None)
-            if cred is not None:
-                full = self._cred_vars(ctx, iv, cred, None)
-                full["change"] = F.change_vars(change, ctx.owners, self.cf)
-                found += [self._finding(r, full, ident, credential=cred) for r in self._run(gc, full, where, errors)]
         return self._apply_exemptions(found, errors, today, change is not None, tenant is not None)
 
     def _apply_exemptions(self, found: list[Finding], errors: list[str], today: dt.date | None,

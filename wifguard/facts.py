@@ -233,7 +233,10 @@ def change_vars(change: Change, owners: tuple[Owner, ...] | None, cf: ConfigFact
         "owners_known": owners is not None,
         "old_issuer": old.issuer if old else "",
         "new_issuer": new.issuer if new else "",
-        "issuer_changed": bool(old and new and old.issuer != new.issuer),
+        # The same credential (same Id, else same name) now trusting another issuer.
+        "issuer_changed": bool(old and new and old.issuer != new.issuer and (
+            (old.id is not None and new.id is not None and old.id.lower() == new.id.lower())
+            or ((old.id is None or new.id is None) and old.name.lower() == new.name.lower()))),
         "time": change.time or "",
     }
 

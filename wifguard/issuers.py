@@ -112,8 +112,10 @@ def compile_pattern(pattern: str) -> IssuerPattern:
     scheme, host, path = m.groups()
     if path.endswith("/"):
         path = path[:-1]
-    host_re = "".join("[^/.]+" if ch == "*" else re.escape(ch) for ch in host.lower())
-    path_re = "".join("[^/]+" if ch == "*" else re.escape(ch) for ch in path)
+    # `*` spans one host label (never a dot, userinfo, port or whitespace) or one path segment
+    # (never a slash or whitespace), so padding and userinfo cannot ride on a wildcard.
+    host_re = "".join("[a-z0-9_-]+" if ch == "*" else re.escape(ch) for ch in host.lower())
+    path_re = "".join(r"[^/\s]+" if ch == "*" else re.escape(ch) for ch in path)
     combined = re.compile(rf"^{re.escape(scheme.lower())}://{host_re}\x00{path_re}\Z")
     return IssuerPattern(pattern, "*" in pattern, combined)
 
@@ -144,6 +146,7 @@ class IssuerMatcher:
 
 
 def is_hosting_domain(host: str) -> bool:
+    host = host.rstrip(".")  # `evil.blob.core.windows.net.` is the same host
     if host in HOSTING_EXACT or host.endswith(HOSTING_SUFFIXES):
         return True
     if host.endswith(".amazonaws.com"):

@@ -47,6 +47,7 @@ class SweepResult:
     credentials: int = 0
     role_assignments: int = 0
     seconds: float = 0.0
+    all_identity_ids: list[str] = field(default_factory=list)
 
 
 def owners_from_tags(*tag_sets: Mapping[str, str]) -> tuple[Owner, ...]:
@@ -86,7 +87,8 @@ class Inventory:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.stats = HttpStats()
-        self.graph = GraphClient(conn, self.stats)
+        # beta: v1.0 omits claimsMatchingExpression, so flexible credentials would look subject-less.
+        self.graph = GraphClient(conn, self.stats, version="beta")
         self.arm = ArmClient(conn, self.stats)
         self._subscriptions: list[str] | None = None
         self._definitions: dict[str, RoleDefinition] = {}
@@ -305,6 +307,7 @@ class Inventory:
             credentials=n_creds,
             role_assignments=len(assignments),
             seconds=time.perf_counter() - t0,
+            all_identity_ids=[c.identity.id for c in all_contexts],
         )
 
     async def _all_apps(self, report: Progress) -> list[dict[str, Any]]:
@@ -409,3 +412,66 @@ class Inventory:
 def _short(exc: BaseException) -> str:
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return text[:300]
+
+
+class CredentialWriter:
+    """Reads, deletes and recreates one identity's federated credentials (quarantine, restore)."""
+
+    def __init__(self, inventory: Inventory) -> None:
+        self.inv = inventory
+
+    async def read(self, identity: Identity, name: str) -> dict[str, Any] | None:
+        """The credential exactly as the API returns it now; None when it does not exist."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        if identity.kind is IdentityKind.APPLICATION:
+            try:
+                data = await self.inv.graph.get(f"/applications/{identity.id}/federatedIdentityCredentials/{name}")
+            except NotFound:
+                return None
+            return dict(data) if data else None
+        try:
+            return await self.inv.arm.credential(identity.id, name)
+        except ResourceNotFoundError:
+            return None
+
+    async def list(self, identity: Identity) -> list[dict[str, Any]] | None:
+        """All credentials of the identity; None when the identity itself is gone."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        if identity.kind is IdentityKind.APPLICATION:
+            try:
+                out: list[dict[str, Any]] = []
+                async for page in self.inv.graph.pages(f"/applications/{identity.id}/federatedIdentityCredentials"):
+                    out += page
+                return out
+            except NotFound:
+                return None
+        try:
+            await self.inv.arm.identity(identity.id)
+            return await self.inv.arm.credentials(identity.id)
+        except ResourceNotFoundError:
+            return None
+
+    async def delete(self, identity: Identity, raw: Mapping[str, Any]) -> None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        name = str(raw.get("name", "")).rsplit("/", 1)[-1]
+        if identity.kind is IdentityKind.APPLICATION:
+            key = raw.get("id") or name
+            try:
+                await self.inv.graph.request("DELETE", f"/applications/{identity.id}/federatedIdentityCredentials/{key}")
+            except NotFound:
+                pass  # already gone: the goal state
+            return
+        try:
+            await self.inv.arm.delete_credential(identity.id, name)
+        except ResourceNotFoundError:
+            pass
+
+    async def create(self, identity: Identity, credential: Credential) -> dict[str, Any]:
+        if identity.kind is IdentityKind.APPLICATION:
+            data = await self.inv.graph.request(
+                "POST", f"/applications/{identity.id}/federatedIdentityCredentials", credential.to_graph())
+            return dict(data or {})
+        return await self.inv.arm.put_credential(identity.id, credential.name, credential.to_arm_properties())

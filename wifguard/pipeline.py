@@ -1,0 +1,370 @@
+"""The one flow every trigger ends in.
+
+    Decoded payloads ─▶ dedup (processed-events table) ─▶ per Change:
+        load TrustContext live ─▶ evaluate ─▶ record ─▶ notify new findings ─▶ quarantine
+
+Handlers only decode; this module knows no trigger. A ``Responder`` holds the clients of one
+worker (engine, inventory, store, notifier) and is created once and reused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from handlers.base import Decoded
+from wifguard.engine import Engine, Evaluation
+from wifguard.inventory.connection import Connection
+from wifguard.inventory.tenant import CredentialWriter, Inventory
+from wifguard.model import Change, ChangeKind, Finding, IdentityKind, TrustContext
+from wifguard.notify import Notice, NoticeKind, NotifyConfig, compose
+from wifguard.quarantine import Quarantiner
+from wifguard.store import EvaluationScope, RecordResult, Store
+
+log = logging.getLogger("wifguard.pipeline")
+RECORD_CONCURRENCY = 16
+COMPOSED_CHANNELS = ("teams", "slack")
+
+
+@dataclass
+class EventResult:
+    id: str
+    status: str  # processed | ignored | rejected | duplicate
+    reason: str = ""
+    source: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "status": self.status, "reason": self.reason}
+
+
+@dataclass
+class RunResult:
+    """What one batch (or one sweep) did; `wifguard replay` prints it."""
+
+    events: list[EventResult] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    notifications: list[dict[str, Any]] = field(default_factory=list)
+    quarantined: list[dict[str, Any]] = field(default_factory=list)
+    recorded: dict[str, int] = field(default_factory=lambda: {"new": 0, "updated": 0, "reopened": 0,
+                                                                "resolved": 0, "exempted": 0})
+    errors: list[str] = field(default_factory=list)
+
+    def add_record(self, r: RecordResult) -> None:
+        for k, v in r.counts().items():
+            self.recorded[k] = self.recorded.get(k, 0) + v
+
+    def to_json(self) -> dict[str, Any]:
+        from wifguard.report import sort_findings, summary
+
+        findings = sort_findings({f.fingerprint: f for f in self.findings}.values())
+        statuses: dict[str, int] = {}
+        for e in self.events:
+            statuses[e.status] = statuses.get(e.status, 0) + 1
+        return {
+            "events": [e.to_dict() for e in self.events],
+            "findings": [f.to_dict() for f in findings],
+            "notifications": self.notifications,
+            "quarantined": self.quarantined,
+            "summary": summary(findings, events=statuses, recorded=self.recorded,
+                               notifications=len(self.notifications), quarantined=len(self.quarantined),
+                               errors=len(self.errors)),
+            "errors": self.errors,
+        }
+
+
+def _identity_key(c: Change) -> tuple[str, str, str]:
+    return (str(c.identity_kind.value if c.identity_kind else ""), c.identity_id_kind, (c.identity_id or "").lower())
+
+
+class Responder:
+    """Engine + inventory + store + notifier of one worker."""
+
+    def __init__(self, engine: Engine, conn: Connection, store: Store, *, env: Mapping[str, str] | None = None,
+                 responder_ids: Iterable[str] = (), actor: str = "wifguard") -> None:
+        self.engine = engine
+        self.conn = conn
+        self.store = store
+        self.env = dict(env or {})
+        self.inventory = Inventory(conn)
+        self.writer = CredentialWriter(self.inventory)
+        self.actor = actor
+        self.tenant_id = conn.tenant_id or engine.config.home_tenant_id or ""
+        self.notify_config = NotifyConfig.from_mapping(engine.config.notifications or {})
+        self.quarantiner = Quarantiner(engine.config.quarantine, store, self.writer,
+                                       frozenset(i for i in responder_ids if i), actor)
+        self._http: Any = None
+        self._notifier: Any = None
+        self._change_rules = frozenset(r.id for r in engine.rules if r.spec.applies_to == "change")
+        self._tenant_rules = frozenset(r.id for r in engine.rules if r.spec.applies_to == "tenant")
+
+    async def close(self) -> None:
+        await self.inventory.close()
+        if self._notifier is not None:
+            await self._notifier.aclose()
+        if self._http is not None:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> Responder:
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()
+
+    def notifier(self) -> Any:
+        if self._notifier is None:
+            import httpx
+
+            from wifguard.notify import Notifier
+
+            self._http = httpx.AsyncClient(timeout=httpx.Timeout(self.notify_config.timeout_seconds))
+            self._notifier = Notifier(self.notify_config, self.env, self._http)
+        return self._notifier
+
+    # -- events ------------------------------------------------------------------------------------
+    async def handle(self, decoded: Sequence[Decoded], result: RunResult | None = None) -> RunResult:
+        """Process decoded payloads; never raises for one bad record."""
+        result = result or RunResult()
+        await self._resume_quarantine(result)
+        for d in decoded:
+            if d.status == "rejected":
+                await self._park(d.source, d.raw, d.reason, d.id, result)
+                result.events.append(EventResult(d.id, "rejected", d.reason, d.source))
+                continue
+            if d.status == "ignored":
+                result.events.append(EventResult(d.id, "ignored", d.reason, d.source))
+                continue
+            try:
+                first = await self.store.claim_event(d.source, d.id)
+            except Exception as exc:
+                result.errors.append(f"{d.id}: dedup failed: {exc}")
+                first = True  # process rather than lose it; recording is idempotent anyway
+            if not first:
+                result.events.append(EventResult(d.id, "duplicate", "already processed", d.source))
+                continue
+            try:
+                await self._process(d.changes, result)
+                result.events.append(EventResult(d.id, "processed", _describe(d.changes), d.source))
+            except Exception as exc:
+                log.exception("processing %s failed", d.id)
+                reason = f"processing failed: {type(exc).__name__}: {str(exc)[:300]}"
+                raw = d.raw if d.raw is not None else _raw_of(d)
+                await self._park(d.source, raw, reason, d.id, result)
+                result.events.append(EventResult(d.id, "rejected", reason, d.source))
+        return result
+
+    async def _park(self, source: str, raw: bytes | str | None, reason: str, event_id: str, result: RunResult) -> None:
+        try:
+            await self.store.park(source, raw if raw is not None else b"", reason, event_id)
+        except Exception as exc:  # the store itself is down: the host's logs are the last resort
+            log.error("could not park %s (%s): %s", event_id, reason, exc)
+            result.errors.append(f"{event_id}: could not park: {exc}")
+
+    async def _process(self, changes: Sequence[Change], result: RunResult) -> None:
+        groups: dict[tuple[str, str, str], list[Change]] = {}
+        for c in changes:
+            groups.setdefault(_identity_key(c), []).append(c)
+        for group in groups.values():
+            await self._process_identity(group, result)
+
+    async def _load(self, c: Change, errors: list[str]) -> tuple[TrustContext | None, list[str]]:
+        """The live context of the identity a change is about, and the identity ids it covers."""
+        inv = self.inventory
+        if c.kind in (ChangeKind.ROLE_ASSIGNMENT_WRITTEN, ChangeKind.ROLE_ASSIGNMENT_REMOVED):
+            principal = c.principal_id
+            if principal is None and c.role_assignment_id and c.kind is ChangeKind.ROLE_ASSIGNMENT_WRITTEN:
+                ra = await inv.role_assignment(c.role_assignment_id)
+                principal = ra.principal_id if ra else None
+            if principal is None:
+                # Deleted (or gone again): whoever had findings about this assignment is re-read.
+                ids = await self._identities_with_assignment(c.role_assignment_id or "")
+                return None, ids
+            ctx = await inv.principal_context(principal, errors=errors)
+            return ctx, [ctx.identity.id] if ctx else []
+        ident_id = c.identity_id or ""
+        if c.identity_kind is IdentityKind.MANAGED_IDENTITY:
+            return await inv.managed_identity_context(ident_id, errors=errors), [ident_id]
+        if c.identity_id_kind == "servicePrincipalId":
+            ctx = await inv.principal_context(ident_id, errors=errors)
+            return ctx, [ctx.identity.id] if ctx else []
+        return await inv.application_context(ident_id, errors=errors), [ident_id]
+
+    async def _identities_with_assignment(self, assignment_id: str) -> list[str]:
+        records = await self.store.query(status=("open", "quarantined"))
+        return sorted({r.identity_id for r in records
+                       if r.role_assignment_id and r.role_assignment_id.lower() == assignment_id.lower()})
+
+    async def _process_identity(self, changes: list[Change], result: RunResult) -> None:
+        errors: list[str] = []
+        ctx, ids = await self._load(changes[0], errors)
+        result.errors += errors
+        if ctx is None:
+            if changes[0].kind is ChangeKind.ROLE_ASSIGNMENT_REMOVED and ids:
+                for ident_id in ids:
+                    kind = await self._kind_of(ident_id)
+                    c2 = Change(changes[0].source, changes[0].event_id, ChangeKind.IDENTITY, identity_kind=kind,
+                                identity_id=ident_id,
+                                identity_id_kind="resourceId" if kind is IdentityKind.MANAGED_IDENTITY else "objectId")
+                    await self._process_identity([c2], result)
+                return
+            for ident_id in ids:  # the identity is gone: nothing of it is risky any more
+                r = await self.store.record(ident_id, [], scope=EvaluationScope.whole_identity())
+                result.add_record(r)
+            return
+        evaluations = [self.engine.evaluate(ctx, change=c) for c in changes
+                       if c.kind is not ChangeKind.IDENTITY] or [self.engine.evaluate(ctx)]
+        await self.respond(ctx, evaluations, result, tenant_rules_ran=False)
+
+    async def _kind_of(self, identity_id: str) -> IdentityKind:
+        return IdentityKind.MANAGED_IDENTITY if identity_id.lower().startswith("/subscriptions/") \
+            else IdentityKind.APPLICATION
+
+    # -- record, notify, quarantine ---------------------------------------------------------------
+    def scope(self, tenant_rules_ran: bool) -> EvaluationScope:
+        """Which stored findings an evaluation may resolve: event-only rules never resolve (their
+        evidence is the event), tenant rules only after a sweep."""
+        skip = set(self._change_rules)
+        if not tenant_rules_ran:
+            skip |= self._tenant_rules
+        return EvaluationScope.whole_identity(rule_ids=[r.id for r in self.engine.rules if r.id not in skip])
+
+    async def respond(self, ctx: TrustContext, evaluations: Sequence[Evaluation], result: RunResult, *,
+                      tenant_rules_ran: bool, notify: bool = True) -> RecordResult:
+        findings = list({f.fingerprint: f for ev in evaluations for f in ev.findings}.values())
+        exempted = list({f.fingerprint: f for ev in evaluations for f, _ in ev.exempted}.values())
+        for ev in evaluations:
+            result.errors += list(ev.errors)
+        rec = await self.store.record(ctx.identity.id, findings, scope=self.scope(tenant_rules_ran),
+                                      exempted=exempted)
+        result.add_record(rec)
+        result.findings += findings
+        if notify and rec.to_notify:
+            await self.notify(ctx, [r.to_finding() for r in rec.to_notify], result)
+        if self.quarantiner.mode != "off":
+            open_now = {r.fingerprint for r in [*rec.new, *rec.updated, *rec.reopened] if r.status.value == "open"}
+            targets = [f for f in findings if f.fingerprint in open_now]
+            outcomes = await self.quarantiner.run(ctx, targets)
+            for o in outcomes:
+                result.quarantined.append(o.to_dict())
+                if o.status in ("quarantined", "dry-run"):
+                    f = next(x for x in findings if x.fingerprint == o.fingerprint)
+                    kind = NoticeKind.QUARANTINED if o.status == "quarantined" else NoticeKind.DRY_RUN
+                    await self.notify(ctx, [f], result, kind=kind,
+                                      restore_hint=f"wifguard quarantine restore {o.backup_id}" if o.backup_id else None,
+                                      mark=False)
+        return rec
+
+    async def notify(self, ctx: TrustContext, findings: Sequence[Finding], result: RunResult, *,
+                     kind: NoticeKind = NoticeKind.NEW, restore_hint: str | None = None, mark: bool = True) -> None:
+        notifier = self.notifier()
+        notices = [Notice(f, ctx.owners or (), self.tenant_id, kind, identity=ctx.identity,
+                          restore_hint=restore_hint, owners_known=ctx.owners is not None) for f in findings]
+        deliveries = await notifier.notify(notices) if self.notify_config.channels else []
+        by_fp: dict[str, list[Any]] = {}
+        for d in deliveries:
+            by_fp.setdefault(d.fingerprint, []).append(d)
+        for n in notices:
+            fp = n.finding.fingerprint
+            sent = by_fp.get(fp, [])
+            entry = {
+                "fingerprint": fp,
+                "rule_id": n.finding.rule_id,
+                "severity": n.finding.severity.label,
+                "kind": n.kind.value,
+                "identity": dict(n.finding.identity),
+                "owners": [o.user_principal_name or o.mail or o.id for o in n.owners],
+                "channels": [d.to_dict() for d in sent],
+                "messages": {ct: compose(n, ct) for ct in COMPOSED_CHANNELS},
+            }
+            result.notifications.append(entry)
+            ok = all(d.ok for d in sent)
+            try:
+                if mark:
+                    if ok:
+                        await self.store.mark_notified(fp)
+                    else:
+                        errs = "; ".join(f"{d.channel}: {d.error}" for d in sent if not d.ok)
+                        await self.store.mark_notify_failed(fp, errs[:1000])
+                for d in sent:
+                    await self.store.log_action("notify", fp, d.to_dict(), self.actor)
+                if not sent:
+                    await self.store.log_action("notify.composed", fp, {"kind": n.kind.value,
+                                                                        "reason": "no channel configured"},
+                                                self.actor)
+            except Exception as exc:
+                result.errors.append(f"notification bookkeeping for {fp} failed: {exc}")
+
+    async def retry_pending(self, result: RunResult) -> None:
+        """Deliveries that failed earlier are retried on the next run, never dropped."""
+        if not self.notify_config.channels:
+            return
+        pending = await self.store.pending_notifications(limit=500)
+        for rec in pending:
+            f = rec.to_finding()
+            ident = rec.identity
+            ctx = TrustContext(identity=_identity_from_ref(ident))
+            await self.notify(ctx, [f], result)
+
+    async def _resume_quarantine(self, result: RunResult) -> None:
+        if self.quarantiner.mode == "off":
+            return
+        try:
+            for o in await self.quarantiner.resume():
+                result.quarantined.append(o.to_dict())
+        except Exception as exc:
+            result.errors.append(f"resuming interrupted quarantines failed: {exc}")
+
+    # -- sweeps ------------------------------------------------------------------------------------
+    async def record_sweep(self, evaluations: Sequence[tuple[TrustContext, Evaluation]], result: RunResult, *,
+                           all_identity_ids: Iterable[str] | None = None, notify: bool = True) -> RunResult:
+        await self._resume_quarantine(result)
+        sem = asyncio.Semaphore(RECORD_CONCURRENCY)
+
+        async def one(ctx: TrustContext, ev: Evaluation) -> None:
+            async with sem:
+                try:
+                    await self.respond(ctx, [ev], result, tenant_rules_ran=True, notify=notify)
+                except Exception as exc:
+                    result.errors.append(f"{ctx.identity.name}: recording failed: {exc}")
+
+        await asyncio.gather(*(one(c, e) for c, e in evaluations))
+        if all_identity_ids is not None:
+            # Identities that vanished since the last sweep: their findings resolve.
+            present = {i.lower() for i in all_identity_ids}
+            stale = {r.identity_id for r in await self.store.query(status=("open", "quarantined"))
+                     if r.identity_id.lower() not in present}
+            for ident_id in sorted(stale):
+                result.add_record(await self.store.record(ident_id, [], scope=self.scope(True)))
+        await self.retry_pending(result)
+        return result
+
+
+def _identity_from_ref(ref: Mapping[str, str]) -> Any:
+    from wifguard.model import Identity
+
+    return Identity(ref.get("id", ""), ref.get("name", ""), IdentityKind(ref.get("kind", "application")))
+
+
+def _describe(changes: Sequence[Change]) -> str:
+    kinds = sorted({c.kind.value for c in changes})
+    return ", ".join(kinds)
+
+
+def _raw_of(d: Decoded) -> str:
+    import json
+
+    return json.dumps({"id": d.id, "source": d.source, "changes": len(d.changes)})
+
+
+async def record_sweep(store_conn: str, engine: Engine, report: Any, *, conn: Connection | None = None) -> RunResult:
+    """`wifguard sweep --store`: record a finished sweep's evaluations."""
+    async with Store.from_connection_string(store_conn) as store:
+        await store.ensure()
+        async with Responder(engine, conn or Connection(), store) as responder:
+            result = RunResult()
+            await responder.record_sweep(report.evaluations, result,
+                                         all_identity_ids=report.result.all_identity_ids
+                                         if not report.result.errors else None)
+            return result

@@ -1,0 +1,91 @@
+"""A tenant-wide sweep: read every federated identity, evaluate it with tenant-level facts."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wifguard.engine import Engine, Evaluation
+from wifguard.inventory.connection import Connection
+from wifguard.inventory.tenant import Inventory, Progress, SweepResult
+from wifguard.model import Finding, TrustContext
+from wifguard.report import sort_findings, summary
+
+
+@dataclass
+class SweepReport:
+    result: SweepResult
+    evaluations: list[tuple[TrustContext, Evaluation]]
+    seconds: float
+    evaluate_seconds: float
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [f for _, ev in self.evaluations for f in ev.findings]
+
+    def to_json(self) -> dict[str, Any]:
+        r = self.result
+        findings = sort_findings(self.findings)
+        return {
+            "findings": [f.to_dict() for f in findings],
+            "summary": summary(
+                findings,
+                identities=r.identities,
+                federated_identities=len(r.contexts),
+                credentials=r.credentials,
+                role_assignments=r.role_assignments,
+                exempted=sum(len(ev.exempted) for _, ev in self.evaluations),
+                requests=r.stats.requests,
+                requests_by_api=dict(r.stats.by_api),
+                throttled_retries=r.stats.throttled,
+                retries=r.stats.retries,
+                transient_faults=r.stats.faults,
+                read_seconds=round(r.seconds, 3),
+                evaluate_seconds=round(self.evaluate_seconds, 3),
+                duration_seconds=round(self.seconds, 3),
+                errors=len(self.errors),
+            ),
+            "errors": self.errors,
+        }
+
+
+async def sweep(conn: Connection, engine: Engine, progress: Progress | None = None) -> SweepReport:
+    t0 = time.perf_counter()
+    async with Inventory(conn) as inv:
+        result = await inv.sweep(progress)
+    t1 = time.perf_counter()
+    evaluations = [(ctx, engine.evaluate(ctx, tenant=result.tenant)) for ctx in result.contexts]
+    t2 = time.perf_counter()
+    errors = list(result.errors) + [e for _, ev in evaluations for e in ev.errors]
+    return SweepReport(result, evaluations, t2 - t0, t2 - t1, errors)
+
+
+async def sweep_and_record(conn: Connection, engine: Engine, store: str | None,
+                           progress: Progress | None = None) -> SweepReport:
+    rep = await sweep(conn, engine, progress)
+    if store:
+        from wifguard.pipeline import record_sweep
+
+        await record_sweep(store, engine, rep)
+    return rep
+
+
+@contextmanager
+def connection_for(sim_seed: str | Path | None, mode: str = "process") -> Iterator[tuple[Connection, Any]]:
+    """Live connection, or a simulated tenant started from a seed for the duration of the block."""
+    if sim_seed is None:
+        import os
+
+        subs = tuple(s for s in os.environ.get("WIFGUARD_SUBSCRIPTIONS", "").split(",") if s)
+        yield Connection(tenant_id=os.environ.get("WIFGUARD_TENANT_ID") or None, subscriptions=subs,
+                         managed_identity_client_id=os.environ.get("AZURE_CLIENT_ID") or None), None
+        return
+    from wifguard.sim import SimTenant
+
+    with SimTenant.start(Path(sim_seed), mode=mode) as sim:  # type: ignore[arg-type]
+        yield Connection.from_sim(sim), sim
