@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -236,6 +238,192 @@ def sim_generate(
                          planted_attacker_issuers=planted, seed=seed)
     output.write_text(json.dumps(data), encoding="utf-8")
     typer.echo(f"wrote {output}")
+
+
+class ReplaySource(str, Enum):
+    audit_log = "audit-log"
+    event_grid = "event-grid"
+
+
+@contextmanager
+def _store_conn(store: str | None) -> Iterator[str]:
+    """The given store, else an ephemeral Azurite for the duration of the command."""
+    if store:
+        yield store
+        return
+    from wifguard.azurite import run_azurite
+
+    with run_azurite() as az:
+        yield az.connection_string
+
+
+@app.command()
+def replay(
+    source: Annotated[ReplaySource, typer.Argument(help="Which trigger the payload file is for.")],
+    file: Annotated[Path, typer.Argument(help="Event Hub body/bodies or audit records; Event Grid events.")],
+    sim: Annotated[Path | None, typer.Option("--sim", help="Re-read identities from a simulated tenant.")] = None,
+    config: ConfigOpt = None,
+    store: Annotated[str | None, typer.Option("--store", help="Store connection string (default: an ephemeral "
+                                              "Azurite).", envvar="WIFGUARD_STORAGE")] = None,
+    format: Annotated[SweepFormat, typer.Option("--format", "-f")] = SweepFormat.json,
+    output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
+) -> None:
+    """Run trigger payloads through exactly the code the Azure Functions run."""
+    import asyncio
+
+    from wifguard.runtime import build_responder, open_store, process_audit_bodies, process_event_grid
+    from wifguard.settings import Settings
+    from wifguard.sweep import connection_for
+
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        _err(f"wifguard: {file}: cannot read: {exc.strerror or exc}")
+        raise typer.Exit(2) from None
+    if sim is not None and not sim.exists():
+        _err(f"wifguard: --sim {sim}: no such seed file")
+        raise typer.Exit(2)
+    settings = Settings.from_env()
+
+    async def run(conn_str: str, conn: Any) -> Any:
+        st = open_store(settings, conn_str)
+        try:
+            responder = await build_responder(settings, conn=conn, store=st,
+                                              config_path=str(config) if config else None)
+        except Exception as exc:
+            await st.aclose()
+            raise exc
+        try:
+            if source is ReplaySource.audit_log:
+                return await process_audit_bodies(responder, [raw])
+            return await process_event_grid(responder, raw)
+        finally:
+            await responder.close()
+            await st.aclose()
+
+    try:
+        with _store_conn(store) as conn_str, connection_for(sim, mode="thread") as (conn, _):
+            result = asyncio.run(run(conn_str, conn))
+    except Exception as exc:
+        from wifguard.config import ConfigError
+        from wifguard.rules import RuleError
+
+        if isinstance(exc, ConfigError | RuleError):
+            _err(f"wifguard: {exc}")
+            raise typer.Exit(2) from None
+        raise
+    data = result.to_json()
+    for e in result.errors:
+        _err(f"wifguard: {e}")
+    if format is SweepFormat.json:
+        _write(json.dumps(data, indent=2, ensure_ascii=False), output)
+    else:
+        from rich.table import Table
+        from rich.text import Text
+
+        from wifguard.report import render_table, summary_line
+
+        out = console(output)
+        t = Table(title="events")
+        for col in ("id", "status", "reason"):
+            t.add_column(col, overflow="fold")
+        for e in result.events:
+            t.add_row(Text(e.id), Text(e.status), Text(e.reason))
+        out.print(t)
+        if result.findings:
+            out.print(render_table(result.findings, title="findings"))
+        out.print(f"{summary_line(result.findings)}; {len(result.notifications)} notification(s), "
+                  f"{len(result.quarantined)} quarantine action(s)")
+
+
+quarantine_app = typer.Typer(help="Quarantine backups: list and restore.", no_args_is_help=True)
+app.add_typer(quarantine_app, name="quarantine")
+StoreOpt = Annotated[str | None, typer.Option("--store", help="Store connection string.", envvar="WIFGUARD_STORAGE")]
+
+
+def _need_store(store: str | None) -> str:
+    if not store:
+        _err("wifguard: no store: pass --store CONNECTION_STRING or set WIFGUARD_STORAGE")
+        raise typer.Exit(2)
+    return store
+
+
+@quarantine_app.command("list")
+def quarantine_list(
+    store: StoreOpt = None,
+    state: Annotated[str | None, typer.Option(help="backed_up | removed | verified | restored | rolled_back")] = None,
+    format: Annotated[SweepFormat, typer.Option("--format", "-f")] = SweepFormat.table,
+) -> None:
+    """List quarantine backups."""
+    import asyncio
+
+    from wifguard.store import Store
+
+    async def run() -> list[Any]:
+        async with Store.from_connection_string(_need_store(store)) as st:
+            await st.ensure()
+            return list(await st.list_backups(state=state))
+
+    backups = asyncio.run(run())
+    if format is SweepFormat.json:
+        _write(json.dumps([b.to_dict() for b in backups], indent=2, ensure_ascii=False), None)
+        return
+    from rich.table import Table
+    from rich.text import Text
+
+    t = Table(title="quarantine backups")
+    for col in ("backup id", "state", "identity", "credential", "rule", "created"):
+        t.add_column(col, overflow="fold")
+    for b in backups:
+        t.add_row(Text(b.id), Text(b.state.value), Text(f"{b.identity_name} ({b.identity_kind})"),
+                  Text(b.credential_name), Text(b.rule_id), Text(str(b.created_at)))
+    console().print(t)
+
+
+@quarantine_app.command("restore")
+def quarantine_restore(
+    backup_id: Annotated[str, typer.Argument(help="Backup id from `wifguard quarantine list`.")],
+    store: StoreOpt = None,
+    sim: Annotated[Path | None, typer.Option("--sim", help="Restore into a simulated tenant.")] = None,
+) -> None:
+    """Recreate a quarantined credential exactly (name, issuer, subject, audiences, description, expression)."""
+    import asyncio
+
+    from wifguard.inventory.tenant import CredentialWriter, Inventory
+    from wifguard.quarantine import RestoreError, restore
+    from wifguard.store import Store
+    from wifguard.sweep import connection_for
+
+    async def run(conn: Any) -> dict[str, Any]:
+        async with Store.from_connection_string(_need_store(store)) as st, Inventory(conn) as inv:
+            return await restore(st, CredentialWriter(inv), backup_id, actor="cli")
+
+    with connection_for(sim, mode="thread") as (conn, _):
+        try:
+            out = asyncio.run(run(conn))
+        except RestoreError as exc:
+            _err(f"wifguard: restore refused: {exc}")
+            raise typer.Exit(1) from None
+    _write(json.dumps(out, indent=2, ensure_ascii=False), None)
+
+
+def _mount_findings() -> None:
+    from wifguard.store.cli import findings_app
+
+    app.add_typer(findings_app, name="findings", help="Recorded findings: list and show.")
+
+
+_mount_findings()
+
+
+@app.command()
+def demo(
+    keep: Annotated[Path | None, typer.Option(help="Write the demo's outputs (cards, JSON) here.")] = None,
+) -> None:
+    """Run the local demo: Azurite + the shipped demo tenant, sweep, replays, quarantine and restore."""
+    from wifguard.demo import run_demo
+
+    raise typer.Exit(run_demo(keep))
 
 
 def main() -> None:

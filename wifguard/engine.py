@@ -149,6 +149,7 @@ class Engine:
             for phase in (1, 2):
                 members = [r for r in self.rules if r.spec.applies_to == target and r.phase == phase]
                 self.groups[(target, phase)] = _Group(members, self.cf.vars)
+        self._empty = _Group([], self.cf.vars)
         self._runs: dict[tuple[bool, bool], frozenset[str]] = {}
         for with_change in (False, True):
             for with_tenant in (False, True):
@@ -298,17 +299,23 @@ class Engine:
         change: Change | None = None,
         tenant: F.TenantIndex | None = None,
         today: dt.date | None = None,
+        targets: frozenset[str] | None = None,
     ) -> Evaluation:
+        """Evaluate one identity. ``targets`` limits which rule targets run (e.g. only ``tenant``)."""
         errors: list[str] = []
         found: list[Finding] = []
         ident = ctx.identity
         iv = F.identity_view(ctx, self.cf)
         where = f"{ident.kind.value} {ident.name!r} ({ident.id})"
-        g1, g2 = self.groups[("credential", 1)], self.groups[("credential", 2)]
-        gt = self.groups[("tenant", 1)]
+        def group(target: str, phase: int = 1) -> _Group:
+            if targets is not None and target not in targets:
+                return self._empty
+            return self.groups[(target, phase)]
+
+        g1, g2, gt = group("credential"), group("credential", 2), group("tenant")
         # Change rules first, so that WIF602 (phase 2) sees e.g. a WIF104 on the same credential.
         change_hits: dict[str, list[Finding]] = {}
-        gc = self.groups[("change", 1)]
+        gc = group("change")
         if change is not None and gc.program is not None:
             cred = change.new_credential or change.old_credential
             if cred is None and change.credential_name:
@@ -341,16 +348,20 @@ class Engine:
                     f"{f.rule_id} ({f.severity.label})" for f in hits if f.severity >= Severity.HIGH)
                 hits += [self._finding(r, full, ident, credential=c) for r in self._run(g2, full, where, errors)]
             found += hits
-        gr = self.groups[("role_assignment", 1)]
+        gr = group("role_assignment")
         if gr.program is not None:
             for rv in iv.roles:
                 full = {"role": F.role_vars(rv), "identity": iv.vars, "config": self.cf.vars}
                 found += [self._finding(r, full, ident, role=rv) for r in self._run(gr, full, where, errors)]
-        gi = self.groups[("identity", 1)]
+        gi = group("identity")
         if gi.program is not None:
             full = {"identity": iv.vars, "config": self.cf.vars}
             found += [self._finding(r, full, ident) for r in self._run(gi, full, where, errors)]
-        return self._apply_exemptions(found, errors, today, change is not None, tenant is not None)
+        ev = self._apply_exemptions(found, errors, today, change is not None, tenant is not None)
+        if targets is not None:
+            ev = Evaluation(ev.findings, ev.exempted, ev.errors,
+                            frozenset(r.id for r in self.rules if r.spec.applies_to in targets))
+        return ev
 
     def _apply_exemptions(self, found: list[Finding], errors: list[str], today: dt.date | None,
                           with_change: bool, with_tenant: bool) -> Evaluation:

@@ -222,21 +222,28 @@ class Responder:
             else IdentityKind.APPLICATION
 
     # -- record, notify, quarantine ---------------------------------------------------------------
-    def scope(self, tenant_rules_ran: bool) -> EvaluationScope:
+    @property
+    def tenant_rule_ids(self) -> frozenset[str]:
+        return self._tenant_rules
+
+    def scope(self, tenant_rules_ran: bool, only_rules: frozenset[str] | None = None) -> EvaluationScope:
         """Which stored findings an evaluation may resolve: event-only rules never resolve (their
         evidence is the event), tenant rules only after a sweep."""
+        if only_rules is not None:
+            return EvaluationScope.whole_identity(rule_ids=sorted(only_rules))
         skip = set(self._change_rules)
         if not tenant_rules_ran:
             skip |= self._tenant_rules
         return EvaluationScope.whole_identity(rule_ids=[r.id for r in self.engine.rules if r.id not in skip])
 
     async def respond(self, ctx: TrustContext, evaluations: Sequence[Evaluation], result: RunResult, *,
-                      tenant_rules_ran: bool, notify: bool = True) -> RecordResult:
+                      tenant_rules_ran: bool, notify: bool = True,
+                      only_rules: frozenset[str] | None = None) -> RecordResult:
         findings = list({f.fingerprint: f for ev in evaluations for f in ev.findings}.values())
         exempted = list({f.fingerprint: f for ev in evaluations for f, _ in ev.exempted}.values())
         for ev in evaluations:
             result.errors += list(ev.errors)
-        rec = await self.store.record(ctx.identity.id, findings, scope=self.scope(tenant_rules_ran),
+        rec = await self.store.record(ctx.identity.id, findings, scope=self.scope(tenant_rules_ran, only_rules),
                                       exempted=exempted)
         result.add_record(rec)
         result.findings += findings
@@ -318,14 +325,16 @@ class Responder:
 
     # -- sweeps ------------------------------------------------------------------------------------
     async def record_sweep(self, evaluations: Sequence[tuple[TrustContext, Evaluation]], result: RunResult, *,
-                           all_identity_ids: Iterable[str] | None = None, notify: bool = True) -> RunResult:
+                           all_identity_ids: Iterable[str] | None = None, notify: bool = True,
+                           only_rules: frozenset[str] | None = None) -> RunResult:
         await self._resume_quarantine(result)
         sem = asyncio.Semaphore(RECORD_CONCURRENCY)
 
         async def one(ctx: TrustContext, ev: Evaluation) -> None:
             async with sem:
                 try:
-                    await self.respond(ctx, [ev], result, tenant_rules_ran=True, notify=notify)
+                    await self.respond(ctx, [ev], result, tenant_rules_ran=True, notify=notify,
+                                       only_rules=only_rules)
                 except Exception as exc:
                     result.errors.append(f"{ctx.identity.name}: recording failed: {exc}")
 

@@ -1,0 +1,165 @@
+"""wifguard's Azure Functions (Python v2 programming model): triggers only.
+
+Each function decodes nothing itself and decides nothing: it hands its payload to the same
+runtime entry points ``wifguard replay`` uses (``wifguard.runtime``). Importing this module stays
+cheap: wifguard and the Azure SDKs load on the first invocation, and the Responder (engine,
+Graph/ARM clients, store, notifier) is created once per worker and reused.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+import azure.functions as func
+
+if TYPE_CHECKING:
+    from wifguard.pipeline import Responder, RunResult
+
+app = func.FunctionApp()
+log = logging.getLogger("wifguard")
+
+_responder: Responder | None = None
+
+
+async def responder() -> Responder:
+    """The worker's Responder, created on first use and reused by every invocation."""
+    global _responder
+    if _responder is None:
+        from wifguard.runtime import build_responder
+        from wifguard.settings import Settings
+
+        _responder = await build_responder(Settings.from_env())
+    return _responder
+
+
+def _log_result(name: str, result: RunResult) -> None:
+    counts: dict[str, int] = {}
+    for e in result.events:
+        counts[e.status] = counts.get(e.status, 0) + 1
+    log.info("%s: events=%s findings=%d recorded=%s notifications=%d quarantined=%d errors=%d", name, counts,
+             len(result.findings), result.recorded, len(result.notifications), len(result.quarantined),
+             len(result.errors))
+    for e in result.events:
+        if e.status == "rejected":
+            log.warning("%s: rejected %s: %s", name, e.id, e.reason)
+    for err in result.errors:
+        log.warning("%s: %s", name, err)
+
+
+@app.function_name("audit_logs")
+@app.event_hub_message_trigger(arg_name="events", event_hub_name="%WIFGUARD_EVENTHUB_NAME%",
+                               connection="WIFGUARD_EVENTHUB", cardinality="many", consumer_group="wifguard")
+async def audit_logs(events: list[func.EventHubEvent]) -> None:
+    """Entra audit records streamed by the tenant's diagnostic setting.
+
+    The Event Hub checkpoint advances even when a function throws, so nothing here throws for
+    one bad record: it is parked with its reason and the rest of the batch goes on.
+    """
+    from wifguard.runtime import process_audit_bodies
+
+    result = await process_audit_bodies(await responder(), [e.get_body() for e in events])
+    _log_result("audit_logs", result)
+
+
+@app.function_name("resource_events")
+@app.event_grid_trigger(arg_name="event")
+async def resource_events(event: func.EventGridEvent) -> None:
+    """Role-assignment and managed-identity credential writes/deletes from the subscription topic."""
+    from wifguard.runtime import process_event_grid
+
+    result = await process_event_grid(await responder(), [event], function_objects=True)
+    _log_result("resource_events", result)
+
+
+@app.function_name("sweep_planner")
+@app.timer_trigger(arg_name="timer", schedule="%WIFGUARD_SWEEP_SCHEDULE%", run_on_startup=False, use_monitor=True)
+@app.queue_output(arg_name="shards", queue_name="%WIFGUARD_SWEEP_QUEUE%", connection="WIFGUARD_QUEUE")
+async def sweep_planner(timer: func.TimerRequest, shards: func.Out[list[str]]) -> None:
+    """Plans a sweep: one queue message per shard, so many instances evaluate a large tenant."""
+    from wifguard.runtime import plan_sweep, shard_message
+
+    if timer.past_due:
+        # A missed schedule (host down, deployment) still sweeps: late is better than never.
+        log.warning("sweep_planner: timer is past due; sweeping now")
+    r = await responder()
+    from wifguard.settings import Settings
+
+    plan = await plan_sweep(r, Settings.from_env().sweep_shard_size)
+    shards.set([shard_message(s) for s in plan])
+    log.info("sweep_planner: %d shard(s) queued", len(plan))
+
+
+@app.function_name("sweep_shard")
+@app.queue_trigger(arg_name="msg", queue_name="%WIFGUARD_SWEEP_QUEUE%", connection="WIFGUARD_QUEUE")
+async def sweep_shard(msg: func.QueueMessage) -> None:
+    """Evaluates one shard. A failure raises, so the queue retries it and then poisons it."""
+    from wifguard.runtime import run_shard
+
+    try:
+        shard = json.loads(msg.get_body())
+    except ValueError:
+        log.error("sweep_shard: message %s is not JSON; dropped", msg.id)
+        return
+    result = await run_shard(await responder(), shard)
+    _log_result(f"sweep_shard[{shard.get('kind')}]", result)
+
+
+def _json(body: Any, status: int = 200) -> func.HttpResponse:
+    return func.HttpResponse(json.dumps(body, default=str), status_code=status, mimetype="application/json")
+
+
+@app.function_name("health")
+@app.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+async def health(req: func.HttpRequest) -> func.HttpResponse:
+    """Store and configuration reachable."""
+    checks: dict[str, Any] = {}
+    ok = True
+    try:
+        r = await responder()
+        checks["config"] = {"ok": True, "rules": len(r.engine.rules), "quarantine": r.engine.config.quarantine.mode}
+    except Exception as exc:
+        return _json({"status": "unhealthy", "checks": {"config": {"ok": False, "error": str(exc)[:300]}}}, 503)
+    try:
+        await r.store.query(limit=1)
+        checks["store"] = {"ok": True}
+    except Exception as exc:
+        ok = False
+        checks["store"] = {"ok": False, "error": str(exc)[:300]}
+    return _json({"status": "healthy" if ok else "unhealthy", "checks": checks}, 200 if ok else 503)
+
+
+@app.function_name("findings")
+@app.route(route="findings", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+async def findings(req: func.HttpRequest) -> func.HttpResponse:
+    """Findings from the store; filters: severity (minimum), status, rule, identity, limit."""
+    from wifguard.model import Severity
+
+    p = req.params
+    try:
+        severity = Severity.parse(p["severity"]) if p.get("severity") else None
+        limit = int(p.get("limit", "500"))
+    except ValueError as exc:
+        return _json({"error": str(exc)}, 400)
+    r = await responder()
+    rows = await r.store.query(severity=severity, status=p.get("status") or None, rule_id=p.get("rule") or None,
+                               identity=p.get("identity") or None, limit=max(1, min(limit, 5000)))
+    return _json({"findings": [x.to_dict() for x in rows], "count": len(rows)})
+
+
+@app.function_name("restore")
+@app.route(route="quarantine/{id}/restore", methods=["POST"], auth_level=func.AuthLevel.ADMIN)
+async def restore(req: func.HttpRequest) -> func.HttpResponse:
+    """Recreate a quarantined credential exactly from its backup."""
+    from wifguard.quarantine import RestoreError
+    from wifguard.quarantine import restore as do_restore
+
+    backup_id = req.route_params.get("id", "")
+    r = await responder()
+    try:
+        out = await do_restore(r.store, r.writer, backup_id, actor="http:restore")
+    except RestoreError as exc:
+        status = 404 if "no quarantine backup" in str(exc) else 409
+        return _json({"error": str(exc)}, status)
+    return _json(out)

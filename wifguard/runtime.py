@@ -1,0 +1,124 @@
+"""Building a Responder from settings, and the entry points the Functions and the CLI share.
+
+``function_app.py`` and ``wifguard replay`` call exactly these functions, so a replayed payload
+goes through the same handler and pipeline code as a live one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from wifguard.config import Config, load_config
+from wifguard.engine import Engine
+from wifguard.inventory.connection import Connection
+from wifguard.pipeline import Responder, RunResult
+from wifguard.settings import Settings
+
+
+def build_config(settings: Settings, config_path: str | None = None, tenant_id: str | None = None) -> Config:
+    cfg = load_config(config_path or settings.config_path)
+    overrides: dict[str, Any] = {}
+    if settings.quarantine_mode:
+        overrides["quarantine"] = {**cfg.quarantine.model_dump(mode="json"), "mode": settings.quarantine_mode}
+    responder = set(settings.responder_ids)
+    if responder:
+        # The responder's own changes (quarantine, restore) are approved actors by definition.
+        overrides["approved_actors"] = sorted({*cfg.approved_actors, *responder})
+    if overrides:
+        data = {**cfg.model_dump(mode="json", exclude={"source"}), **overrides}
+        cfg = Config.model_validate({**data, "source": cfg.source})
+    return cfg.with_home_tenant(tenant_id or settings.tenant_id)
+
+
+def open_store(settings: Settings, conn_string: str | None = None) -> Any:
+    from wifguard.store import Store
+
+    if conn_string or settings.storage:
+        return Store.from_connection_string(conn_string or settings.storage or "", prefix=settings.table_prefix)
+    if settings.storage_account:
+        return Store.from_account(settings.storage_account, prefix=settings.table_prefix)
+    raise ValueError("no store configured: set WIFGUARD_STORAGE (connection string) or WIFGUARD_STORAGE_ACCOUNT")
+
+
+async def build_responder(settings: Settings, *, conn: Connection | None = None, store: Any = None,
+                          config_path: str | None = None) -> Responder:
+    conn = conn or settings.connection()  # type: ignore[assignment]
+    assert isinstance(conn, Connection)
+    cfg = build_config(settings, config_path, conn.tenant_id)
+    engine = Engine(cfg)
+    if store is None:
+        store = open_store(settings)
+    await store.ensure()
+    return Responder(engine, conn, store, env=settings.env, responder_ids=settings.responder_ids)
+
+
+async def process_audit_bodies(responder: Responder, bodies: Iterable[Any]) -> RunResult:
+    from handlers.audit_logs import decode_audit_bodies
+
+    return await responder.handle(decode_audit_bodies(list(bodies)))
+
+
+async def process_event_grid(responder: Responder, events: Sequence[Any], *, function_objects: bool = False
+                             ) -> RunResult:
+    from handlers.event_grid import decode_event_grid, decode_function_event
+
+    decoded = [decode_function_event(e) for e in events] if function_objects else decode_event_grid(events)
+    return await responder.handle(decoded)
+
+
+# -- sweep fan-out: a planner enqueues shards, workers evaluate one shard each ----------------------
+
+async def plan_sweep(responder: Responder, shard_size: int) -> list[dict[str, Any]]:
+    """Shards: pages of application ids, one per subscription, and one for tenant-wide rules."""
+    from wifguard.inventory.graph import applications_url
+
+    inv = responder.inventory
+    ids: list[str] = []
+    url = applications_url(inv.graph, select=["id"], top=999)
+    async for page in inv.graph.pages(url, low_priority=True):
+        ids += [a["id"] for a in page]
+    shards: list[dict[str, Any]] = [
+        {"kind": "applications", "ids": ids[i:i + shard_size]} for i in range(0, len(ids), shard_size)
+    ]
+    shards += [{"kind": "subscription", "id": s} for s in await inv.subscription_ids()]
+    shards.append({"kind": "tenant"})
+    return shards
+
+
+async def run_shard(responder: Responder, shard: Mapping[str, Any]) -> RunResult:
+    """Evaluate one shard and record it (tenant-wide rules only in the ``tenant`` shard)."""
+    result = RunResult()
+    kind = shard.get("kind")
+    inv = responder.inventory
+    engine = responder.engine
+    if kind == "applications":
+        ids = [str(i) for i in shard.get("ids", [])]
+        for ident_id in ids:
+            ctx = await inv.application_context(ident_id, errors=result.errors)
+            if ctx is None:
+                result.add_record(await responder.store.record(ident_id, [], scope=responder.scope(False)))
+            elif ctx.credentials:
+                await responder.respond(ctx, [engine.evaluate(ctx)], result, tenant_rules_ran=False)
+    elif kind == "subscription":
+        sub = str(shard["id"])
+        for uami in await inv.arm.identities(sub):
+            ctx = await inv.managed_identity_context(str(uami["id"]), errors=result.errors)
+            if ctx is not None and ctx.credentials:
+                await responder.respond(ctx, [engine.evaluate(ctx)], result, tenant_rules_ran=False)
+    elif kind == "tenant":
+        # Tenant-wide rules (duplicate trusts, unknown managed-identity subjects) need every
+        # identity at once: one bulk read, evaluating only those rules.
+        swept = await inv.sweep()
+        only = frozenset({"tenant"})
+        evaluations = [(ctx, engine.evaluate(ctx, tenant=swept.tenant, targets=only)) for ctx in swept.contexts]
+        await responder.record_sweep(evaluations, result, only_rules=responder.tenant_rule_ids,
+                                     all_identity_ids=None if swept.errors else swept.all_identity_ids)
+    else:
+        raise ValueError(f"unknown sweep shard kind {kind!r}")
+    return result
+
+
+def shard_message(shard: Mapping[str, Any]) -> str:
+    return json.dumps(shard, separators=(",", ":"))
