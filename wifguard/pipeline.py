@@ -26,6 +26,7 @@ from wifguard.store import EvaluationScope, RecordResult, Store
 
 log = logging.getLogger("wifguard.pipeline")
 RECORD_CONCURRENCY = 16
+EVENT_CONCURRENCY = 16
 COMPOSED_CHANNELS = ("teams", "slack")
 
 
@@ -125,35 +126,51 @@ class Responder:
 
     # -- events ------------------------------------------------------------------------------------
     async def handle(self, decoded: Sequence[Decoded], result: RunResult | None = None) -> RunResult:
-        """Process decoded payloads; never raises for one bad record."""
+        """Process decoded payloads; never raises for one bad record.
+
+        Records about different identities run concurrently; records about the same identity
+        run in their arrival order. ``events`` keeps the input order.
+        """
         result = result or RunResult()
         await self._resume_quarantine(result)
-        for d in decoded:
-            if d.status == "rejected":
-                await self._park(d.source, d.raw, d.reason, d.id, result)
-                result.events.append(EventResult(d.id, "rejected", d.reason, d.source))
-                continue
-            if d.status == "ignored":
-                result.events.append(EventResult(d.id, "ignored", d.reason, d.source))
-                continue
-            try:
-                first = await self.store.claim_event(d.source, d.id)
-            except Exception as exc:
-                result.errors.append(f"{d.id}: dedup failed: {exc}")
-                first = True  # process rather than lose it; recording is idempotent anyway
-            if not first:
-                result.events.append(EventResult(d.id, "duplicate", "already processed", d.source))
-                continue
-            try:
-                await self._process(d.changes, result)
-                result.events.append(EventResult(d.id, "processed", _describe(d.changes), d.source))
-            except Exception as exc:
-                log.exception("processing %s failed", d.id)
-                reason = f"processing failed: {type(exc).__name__}: {str(exc)[:300]}"
-                raw = d.raw if d.raw is not None else _raw_of(d)
-                await self._park(d.source, raw, reason, d.id, result)
-                result.events.append(EventResult(d.id, "rejected", reason, d.source))
+        slots: list[EventResult | None] = [None] * len(decoded)
+        lanes: dict[tuple[str, str, str], list[int]] = {}
+        for i, d in enumerate(decoded):
+            key = _identity_key(d.changes[0]) if d.status == "accepted" and d.changes else ("", "", f"#{i}")
+            lanes.setdefault(key, []).append(i)
+        sem = asyncio.Semaphore(EVENT_CONCURRENCY)
+
+        async def lane(indexes: list[int]) -> None:
+            async with sem:
+                for i in indexes:
+                    slots[i] = await self._one(decoded[i], result)
+
+        await asyncio.gather(*(lane(ix) for ix in lanes.values()))
+        result.events += [e for e in slots if e is not None]
         return result
+
+    async def _one(self, d: Decoded, result: RunResult) -> EventResult:
+        if d.status == "rejected":
+            await self._park(d.source, d.raw, d.reason, d.id, result)
+            return EventResult(d.id, "rejected", d.reason, d.source)
+        if d.status == "ignored":
+            return EventResult(d.id, "ignored", d.reason, d.source)
+        try:
+            first = await self.store.claim_event(d.source, d.id)
+        except Exception as exc:
+            result.errors.append(f"{d.id}: dedup failed: {exc}")
+            first = True  # process rather than lose it; recording is idempotent anyway
+        if not first:
+            return EventResult(d.id, "duplicate", "already processed", d.source)
+        try:
+            await self._process(d.changes, result)
+            return EventResult(d.id, "processed", _describe(d.changes), d.source)
+        except Exception as exc:
+            log.exception("processing %s failed", d.id)
+            reason = f"processing failed: {type(exc).__name__}: {str(exc)[:300]}"
+            raw = d.raw if d.raw is not None else _raw_of(d)
+            await self._park(d.source, raw, reason, d.id, result)
+            return EventResult(d.id, "rejected", reason, d.source)
 
     async def _park(self, source: str, raw: bytes | str | None, reason: str, event_id: str, result: RunResult) -> None:
         try:

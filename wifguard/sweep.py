@@ -48,10 +48,19 @@ class SweepReport:
                 read_seconds=round(r.seconds, 3),
                 evaluate_seconds=round(self.evaluate_seconds, 3),
                 duration_seconds=round(self.seconds, 3),
+                peak_rss_mb=round(_peak_rss_mb(), 1),
                 errors=len(self.errors),
             ),
             "errors": self.errors,
         }
+
+
+def _peak_rss_mb() -> float:
+    import resource
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB on Linux
 
 
 async def sweep(conn: Connection, engine: Engine, progress: Progress | None = None) -> SweepReport:
