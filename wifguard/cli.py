@@ -288,7 +288,7 @@ def replay(
     async def run(conn_str: str, conn: Any) -> Any:
         st = open_store(settings, conn_str)
         try:
-            responder = await build_responder(settings, conn=conn, store=st,
+            responder = await build_responder(settings, conn=conn, store=st, compose_messages=True,
                                               config_path=str(config) if config else None)
         except Exception as exc:
             await st.aclose()

@@ -69,12 +69,14 @@ def _has_wild(s: str) -> bool:
 def _segments(pattern: str) -> tuple[bool, bool, bool]:
     """(owner wildcard, repo wildcard, is gitlab) for one ``matches`` pattern on ``sub``."""
     if not pattern or pattern[0] in _WILD:
-        return True, True, False
+        return True, False, False
     if pattern.startswith("repo:"):
         body = pattern[5:]
         owner_repo = re.split(r":", body, maxsplit=1)[0]
         if "/" not in owner_repo:
-            return _has_wild(owner_repo) or owner_repo == "", True, False
+            # `repo:*`: the wildcard sits in the owner segment (WIF302); there is no repository
+            # segment to speak of.
+            return _has_wild(owner_repo) or owner_repo == "", False, False
         owner, repo = owner_repo.split("/", 1)
         return _has_wild(owner), _has_wild(repo), False
     if pattern.startswith("project_path:"):

@@ -84,7 +84,7 @@ class Responder:
     """Engine + inventory + store + notifier of one worker."""
 
     def __init__(self, engine: Engine, conn: Connection, store: Store, *, env: Mapping[str, str] | None = None,
-                 responder_ids: Iterable[str] = (), actor: str = "wifguard") -> None:
+                 responder_ids: Iterable[str] = (), actor: str = "wifguard", compose_messages: bool = False) -> None:
         self.engine = engine
         self.conn = conn
         self.store = store
@@ -92,6 +92,7 @@ class Responder:
         self.inventory = Inventory(conn)
         self.writer = CredentialWriter(self.inventory)
         self.actor = actor
+        self.compose_messages = compose_messages
         self.tenant_id = conn.tenant_id or engine.config.home_tenant_id or ""
         self.notify_config = NotifyConfig.from_mapping(engine.config.notifications or {})
         self.quarantiner = Quarantiner(engine.config.quarantine, store, self.writer,
@@ -289,10 +290,11 @@ class Responder:
         by_fp: dict[str, list[Any]] = {}
         for d in deliveries:
             by_fp.setdefault(d.fingerprint, []).append(d)
+        jobs = []
         for n in notices:
             fp = n.finding.fingerprint
             sent = by_fp.get(fp, [])
-            entry = {
+            entry: dict[str, Any] = {
                 "fingerprint": fp,
                 "rule_id": n.finding.rule_id,
                 "severity": n.finding.severity.label,
@@ -300,25 +302,27 @@ class Responder:
                 "identity": dict(n.finding.identity),
                 "owners": [o.user_principal_name or o.mail or o.id for o in n.owners],
                 "channels": [d.to_dict() for d in sent],
-                "messages": {ct: compose(n, ct) for ct in COMPOSED_CHANNELS},
             }
+            if self.compose_messages:
+                # Replay and the demo show what would be sent even with no channel configured.
+                entry["messages"] = {ct: compose(n, ct) for ct in COMPOSED_CHANNELS}
             result.notifications.append(entry)
-            ok = all(d.ok for d in sent)
-            try:
-                if mark:
-                    if ok:
-                        await self.store.mark_notified(fp)
-                    else:
-                        errs = "; ".join(f"{d.channel}: {d.error}" for d in sent if not d.ok)
-                        await self.store.mark_notify_failed(fp, errs[:1000])
-                for d in sent:
-                    await self.store.log_action("notify", fp, d.to_dict(), self.actor)
-                if not sent:
-                    await self.store.log_action("notify.composed", fp, {"kind": n.kind.value,
-                                                                        "reason": "no channel configured"},
-                                                self.actor)
-            except Exception as exc:
-                result.errors.append(f"notification bookkeeping for {fp} failed: {exc}")
+            jobs.append(self._bookkeep(fp, sent, mark, result))
+        await asyncio.gather(*jobs)
+
+    async def _bookkeep(self, fp: str, sent: list[Any], mark: bool, result: RunResult) -> None:
+        """Delivered (or nothing to deliver to): notified. Failed: kept pending for the next run."""
+        try:
+            if mark:
+                if all(d.ok for d in sent):
+                    await self.store.mark_notified(fp)
+                else:
+                    errs = "; ".join(f"{d.channel}: {d.error}" for d in sent if not d.ok)
+                    await self.store.mark_notify_failed(fp, errs[:1000])
+            for d in sent:
+                await self.store.log_action("notify", fp, d.to_dict(), self.actor)
+        except Exception as exc:
+            result.errors.append(f"notification bookkeeping for {fp} failed: {exc}")
 
     async def retry_pending(self, result: RunResult) -> None:
         """Deliveries that failed earlier are retried on the next run, never dropped."""

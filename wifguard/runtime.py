@@ -43,7 +43,7 @@ def open_store(settings: Settings, conn_string: str | None = None) -> Any:
 
 
 async def build_responder(settings: Settings, *, conn: Connection | None = None, store: Any = None,
-                          config_path: str | None = None) -> Responder:
+                          config_path: str | None = None, compose_messages: bool = False) -> Responder:
     conn = conn or settings.connection()  # type: ignore[assignment]
     assert isinstance(conn, Connection)
     cfg = build_config(settings, config_path, conn.tenant_id)
@@ -51,7 +51,8 @@ async def build_responder(settings: Settings, *, conn: Connection | None = None,
     if store is None:
         store = open_store(settings)
     await store.ensure()
-    return Responder(engine, conn, store, env=settings.env, responder_ids=settings.responder_ids)
+    return Responder(engine, conn, store, env=settings.env, responder_ids=settings.responder_ids,
+                     compose_messages=compose_messages)
 
 
 async def process_audit_bodies(responder: Responder, bodies: Iterable[Any]) -> RunResult:

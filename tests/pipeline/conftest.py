@@ -51,7 +51,7 @@ async def responder(env: dict[str, str]) -> AsyncIterator[Any]:
     from wifguard.runtime import build_responder
     from wifguard.settings import Settings
 
-    r = await build_responder(Settings.from_env(env))
+    r = await build_responder(Settings.from_env(env), compose_messages=True)
     try:
         yield r
     finally:

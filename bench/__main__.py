@@ -1,0 +1,213 @@
+"""`make bench`: print every figure next to its target (README "Benchmarks").
+
+Figures only: nothing here asserts, so a slow machine prints a slow figure instead of failing CI.
+Run one with `python -m bench NAME` (engine, evaluate, sweep, sdk, store, functions).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+ROWS: list[tuple[str, str, str]] = []
+
+
+def row(name: str, figure: str, target: str) -> None:
+    ROWS.append((name, figure, target))
+    print(f"  {name:<58} {figure:>18}   target {target}", flush=True)
+
+
+def bench_engine() -> None:
+    """Credential evaluations per second, full catalogue, one core, a generated tenant's mix."""
+    from wifguard.config import load_config
+    from wifguard.engine import Engine
+    from wifguard.sim.generate import generate_seed
+    from wifguard.sim.state import uami_principal_id_for
+    from wifguard.model import Credential, Identity, IdentityKind, RoleAssignment, TrustContext
+
+    seed = generate_seed(apps=5000, uamis=500, subscriptions=2, role_assignments=800, seed=11)
+    contexts = []
+    by_principal: dict[str, list[RoleAssignment]] = {}
+    for sub in seed["subscriptions"]:
+        for ra in sub["roleAssignments"]:
+            r = RoleAssignment.from_arm(ra)
+            by_principal.setdefault(r.principal_id.lower(), []).append(r)
+    for app in seed["applications"]:
+        from wifguard.sim import service_principal_id_for
+
+        sp = service_principal_id_for(app["appId"])
+        creds = tuple(Credential.from_graph(f) for f in app["federatedIdentityCredentials"])
+        contexts.append(TrustContext(Identity(app["id"], app["displayName"], IdentityKind.APPLICATION),
+                                     creds, tuple(by_principal.get(sp.lower(), ())), ()))
+    for sub in seed["subscriptions"]:
+        for u in sub["userAssignedIdentities"]:
+            creds = tuple(Credential.from_arm(f) for f in u.get("federatedIdentityCredentials", []))
+            pid = uami_principal_id_for(u["id"])
+            contexts.append(TrustContext(Identity(u["id"], u["name"], IdentityKind.MANAGED_IDENTITY), creds,
+                                         tuple(by_principal.get(pid.lower(), ())), ()))
+    engine = Engine(load_config(overrides={"github": {"allowed_owners": ["contoso"]}}))
+    n_creds = sum(len(c.credentials) for c in contexts)
+    best = 0.0
+    for _ in range(3):
+        engine = Engine(engine.config)  # cold memo each round: parsing and CEL runs are counted
+        t = time.perf_counter()
+        findings = sum(len(engine.evaluate(c).findings) for c in contexts)
+        dt = time.perf_counter() - t
+        best = max(best, n_creds / dt)
+    row(f"engine: credential evaluations/s ({n_creds} creds, {findings} findings)", f"{best:,.0f}/s", "≥ 50,000/s")
+
+
+def bench_evaluate_files() -> None:
+    """`wifguard evaluate` on 1,000 files, wall time including start-up."""
+    samples = sorted((ROOT / "examples" / "credentials").glob("*.json"))
+    with tempfile.TemporaryDirectory() as d:
+        for i in range(1000):
+            src = samples[i % len(samples)] if samples else None
+            text = src.read_text() if src else json.dumps({
+                "name": f"c{i}", "issuer": "https://token.actions.githubusercontent.com",
+                "subject": f"repo:contoso/r{i}:environment:prod", "audiences": ["api://AzureADTokenExchange"]})
+            Path(d, f"cred-{i:04d}.json").write_text(text)
+        cmd = [PY, "-m", "wifguard.cli", "evaluate", d, "--format", "json", "--fail-on", "none"]
+        best = min(_timed(cmd) for _ in range(3))
+    row("evaluate: 1,000 files, wall incl. start-up", f"{best:.2f} s", "≤ 3 s")
+
+
+def _timed(cmd: list[str], env: dict[str, str] | None = None) -> float:
+    t = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=ROOT)
+    return time.perf_counter() - t
+
+
+def bench_sweep() -> None:
+    """10,000 apps (2 credentials each), 1,000 managed identities over 4 subscriptions, ~1,000 role
+    assignments, 20 ms latency, 8,000 RU/10 s: wall time incl. start-up, peak RSS, requests."""
+    from wifguard.sim.generate import generate_seed
+
+    sim = {"latency_ms": 20, "graph_resource_units_per_10s": 8000}
+    seed = generate_seed(apps=10000, fics_per_app=2, uamis=1000, subscriptions=4, role_assignments=1000,
+                         seed=42, simulation=sim)
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d, "seed.json")
+        path.write_text(json.dumps(seed))
+        out = Path(d, "out.json")
+        t = time.perf_counter()
+        subprocess.run([PY, "-m", "wifguard.cli", "sweep", "--sim", str(path), "--format", "json", "-o", str(out)],
+                       check=True, stderr=subprocess.DEVNULL, cwd=ROOT)
+        wall = time.perf_counter() - t
+        s = json.loads(out.read_text())["summary"]
+    # The floor the limits allow: ARM reads beyond each subscription's bucket at 25/s, Graph RU
+    # beyond the bucket at its refill rate, and the application pages that must come one after another.
+    per_sub = s["requests_by_api"].get("arm", 0) / 4
+    arm_floor = max(0.0, per_sub - 250) / 25
+    graph_pages = 2 * -(-10000 // 999)
+    graph_floor = graph_pages * 0.020
+    floor = max(arm_floor, graph_floor) + 0.02 * 3
+    row("sweep: 10,000 apps, wall incl. start-up", f"{wall:.1f} s", "≤ 20 s")
+    row("sweep: peak RSS of the sweeping process", f"{s['peak_rss_mb']:.0f} MB", "≤ 500 MB")
+    row("sweep: requests (graph / arm), throttled retries",
+        f"{s['requests_by_api'].get('graph', 0)} / {s['requests_by_api'].get('arm', 0)}, {s['throttled_retries']}", "-")
+    row("sweep: read phase vs. the floor throttling + paging allow",
+        f"{s['read_seconds']:.1f} s / {floor:.1f} s = {s['read_seconds'] / floor:.1f}x", "-")
+
+
+def bench_sdk_baseline() -> None:
+    """For comparison: msgraph-sdk models and one credential request per app, 1,000 apps."""
+    from wifguard.sim import SimTenant
+    from wifguard.sim.generate import generate_seed
+
+    seed = generate_seed(apps=1000, uamis=0, subscriptions=1, role_assignments=0, seed=5,
+                         simulation={"latency_ms": 20, "graph_resource_units_per_10s": 8000})
+
+    async def straightforward(sim: Any) -> int:
+        import httpx
+        from kiota_abstractions.authentication import (
+            AccessTokenProvider,
+            AllowedHostsValidator,
+            BaseBearerTokenAuthenticationProvider,
+        )
+        from msgraph import GraphRequestAdapter, GraphServiceClient
+        from msgraph_core import GraphClientFactory
+
+        class Token(AccessTokenProvider):
+            async def get_authorization_token(self, uri: str, additional_authentication_context: Any = None) -> str:
+                return str(sim.token)
+
+            def get_allowed_hosts_validator(self) -> AllowedHostsValidator:
+                return AllowedHostsValidator([])
+
+        http = GraphClientFactory.create_with_default_middleware(
+            client=httpx.AsyncClient(base_url=f"{sim.graph_url}/v1.0", verify=sim.ssl_context()))
+        adapter = GraphRequestAdapter(BaseBearerTokenAuthenticationProvider(Token()), client=http)
+        adapter.base_url = f"{sim.graph_url}/v1.0"
+        graph = GraphServiceClient(request_adapter=adapter)
+        page = await graph.applications.get()
+        apps = list(page.value or [])
+        while page.odata_next_link:
+            page = await graph.applications.with_url(page.odata_next_link).get()
+            apps += list(page.value or [])
+        n = 0
+        for a in apps:
+            fics = await graph.applications.by_application_id(a.id).federated_identity_credentials.get()
+            n += len(fics.value or [])
+        return n
+
+    with SimTenant.start(seed, mode="process") as sim:
+        t = time.perf_counter()
+        n = asyncio.run(straightforward(sim))
+        dt = time.perf_counter() - t
+    row(f"baseline: msgraph-sdk models, 1 FIC request/app, 1,000 apps ({n} FICs)", f"{dt:.1f} s",
+        "(compare: wifguard sweeps 10,000)")
+
+
+def bench_store() -> None:
+    sys.path.insert(0, str(ROOT / "bench"))
+    import bench_store
+
+    t = time.perf_counter()
+    bench_store.main()
+    _ = time.perf_counter() - t
+
+
+def bench_functions() -> None:
+    """Cold import, first audit record end to end in a fresh process, steady-state records/s."""
+    code = "import time; t=time.perf_counter(); import function_app; print(time.perf_counter()-t)"
+    best = min(float(subprocess.run([PY, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+                     .stdout) for _ in range(5))
+    row("functions: `import function_app` in a fresh process", f"{best:.2f} s", "≤ 0.5 s")
+    out = subprocess.run([PY, str(ROOT / "bench" / "bench_functions.py")], capture_output=True, text=True, cwd=ROOT,
+                         check=True).stdout
+    data = json.loads(out.strip().splitlines()[-1])
+    row("functions: first audit record end to end, fresh process", f"{data['first_record_s']:.2f} s", "≤ 2 s")
+    row(f"functions: steady state ({data['records']} records, one worker)", f"{data['records_per_s']:.0f}/s",
+        "≥ 200/s")
+
+
+BENCHES = {
+    "engine": bench_engine,
+    "evaluate": bench_evaluate_files,
+    "sweep": bench_sweep,
+    "sdk": bench_sdk_baseline,
+    "store": bench_store,
+    "functions": bench_functions,
+}
+
+
+def main() -> None:
+    os.chdir(ROOT)
+    names = sys.argv[1:] or list(BENCHES)
+    print("wifguard benchmarks (figures, not assertions)")
+    for n in names:
+        BENCHES[n]()
+
+
+if __name__ == "__main__":
+    main()
