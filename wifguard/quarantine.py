@@ -12,6 +12,7 @@ touched, and at most ``max_per_hour`` removals happen per hour (counted in the a
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
@@ -75,6 +76,7 @@ class Quarantiner:
     responder_ids: frozenset[str] = frozenset()
     actor: str = "wifguard"
     _protected: frozenset[str] = field(default=frozenset(), init=False)
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
 
     def __post_init__(self) -> None:
         ids = {*self.responder_ids, *self.config.responder_identities, *self.config.exempt_identities}
@@ -135,17 +137,22 @@ class Quarantiner:
                 "identity": ident.to_ref(), "rule": f.rule_id, "fingerprint": f.fingerprint,
                 "credential": dict(f.credential or {}), "would": "back up and delete this credential"}, self.actor)
             return outcome("dry-run", "dry-run: would back up and remove the credential")
-        if await self._removals_last_hour() >= self.config.max_per_hour:
-            reason = f"hourly limit of {self.config.max_per_hour} removals reached"
-            await self.store.log_action("quarantine.skipped", name, {"identity": ident.to_ref(), "rule": f.rule_id,
-                                                                      "reason": reason}, self.actor)
-            return outcome("skipped", reason)
-        try:
-            return await self._remove(ctx, f, name, outcome)
-        except Exception as exc:
-            await self.store.log_action("quarantine.failed", name, {"identity": ident.to_ref(), "rule": f.rule_id,
-                                                                     "error": str(exc)[:500]}, self.actor)
-            return outcome("failed", f"{type(exc).__name__}: {str(exc)[:300]}")
+        # One removal at a time per worker, so that concurrent evaluations cannot all pass the
+        # hourly check before any of them is logged.
+        async with self._lock:
+            if await self._removals_last_hour() >= self.config.max_per_hour:
+                reason = f"hourly limit of {self.config.max_per_hour} removals reached"
+                await self.store.log_action("quarantine.skipped", name, {"identity": ident.to_ref(),
+                                                                          "rule": f.rule_id, "reason": reason},
+                                            self.actor)
+                return outcome("skipped", reason)
+            try:
+                return await self._remove(ctx, f, name, outcome)
+            except Exception as exc:
+                await self.store.log_action("quarantine.failed", name, {"identity": ident.to_ref(),
+                                                                         "rule": f.rule_id, "error": str(exc)[:500]},
+                                            self.actor)
+                return outcome("failed", f"{type(exc).__name__}: {str(exc)[:300]}")
 
     async def _remove(self, ctx: TrustContext, f: Finding, name: str, outcome: Any) -> QuarantineOutcome:
         ident = ctx.identity
