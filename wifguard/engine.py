@@ -106,7 +106,9 @@ class _Group:
         key: list[Any] = []
         for var, get, fields in self.getters:
             if get is None:
-                if var != "config":
+                if var == "prior":
+                    key.append(full["prior_key"])  # built alongside `prior`, already hashable
+                elif var != "config":
                     key.append(_freeze(full[var]))
             else:
                 v = get(full[var])
@@ -117,8 +119,23 @@ class _Group:
         act: dict[str, Any] = {}
         for var, fields in self.plan:
             value = full[var]
+            if isinstance(value, _PriorView):
+                value = value.materialise()
             act[var] = value if fields is None else {f: value[f] for f in fields}
         return act
+
+
+class _PriorView:
+    """Findings already produced for a credential; turned into CEL values only on a memo miss."""
+
+    __slots__ = ("hits",)
+
+    def __init__(self, hits: list[Finding]) -> None:
+        self.hits = hits
+
+    def materialise(self) -> tuple[dict[str, Any], ...]:
+        return tuple({"rule_id": f.rule_id, "severity": f.severity.label, "severity_rank": int(f.severity),
+                      "category": f.category} for f in self.hits)
 
 
 def _freeze(v: Any) -> Any:
@@ -226,6 +243,8 @@ class Engine:
         iss = self.cf.issuer(c.issuer)
         provider = iss["provider"]
         out: dict[str, Any] = {
+            "_cref": c.to_ref(),
+            "_iref": iv.ref,
             "credential": F.credential_vars(c),
             "issuer": iss,
             "subject": F.subject_vars(c.subject, provider),
@@ -270,20 +289,23 @@ class Engine:
                  credential: Credential | None = None, role: F.RoleView | None = None) -> Finding:
         sev, action = self._effective[rule.id]
         for esc_sev, prog in rule.escalations:
-            if esc_sev > sev and prog.execute({v: full[v] for v in rule.refs if v in full}):
+            act = {v: (full[v].materialise() if isinstance(full[v], _PriorView) else full[v])
+                   for v in rule.refs if v in full}
+            if esc_sev > sev and prog.execute(act):
                 sev = esc_sev
-        render = {**full, "rule": {"id": rule.id, "title": rule.spec.title, "severity": sev.label}}
+        render = {**full, "rule": {"id": rule.id, "title": rule.spec.title, "severity": sev.label}} \
+            if rule.uses_rule_field else full
         message = rule.template.format_map(render)
         remediation = rule.remediation_template.format_map(render) if "{" in rule.remediation_template \
             else rule.remediation_template
-        cref = credential.to_ref() if credential is not None else None
+        cref = full["_cref"] if credential is not None else None
         rref = role.assignment.to_ref(role.facts.name) if role is not None else None
         return Finding(
             rule_id=rule.id,
             severity=sev,
             title=rule.spec.title,
             message=message,
-            identity=identity.to_ref(),
+            identity=full["_iref"],
             remediation=remediation,
             fingerprint=fingerprint(rule.id, identity.id, cref, rref["id"] if rref else None),
             credential=cref,
@@ -339,23 +361,22 @@ class Engine:
             if tenant is not None:
                 hits += [self._finding(r, full, ident, credential=c) for r in self._run(gt, full, where, errors)]
             if g2.program is not None:
-                full["prior"] = tuple(
-                    {"rule_id": f.rule_id, "severity": f.severity.label, "severity_rank": int(f.severity),
-                     "category": f.category}
-                    for f in hits
-                )
-                full["prior_text"] = ", ".join(
-                    f"{f.rule_id} ({f.severity.label})" for f in hits if f.severity >= Severity.HIGH)
-                hits += [self._finding(r, full, ident, credential=c) for r in self._run(g2, full, where, errors)]
+                full["prior_key"] = tuple((f.rule_id, int(f.severity), f.category) for f in hits)
+                full["prior"] = _PriorView(hits)
+                second = self._run(g2, full, where, errors)
+                if second:
+                    full["prior_text"] = ", ".join(
+                        f"{f.rule_id} ({f.severity.label})" for f in hits if f.severity >= Severity.HIGH)
+                    hits += [self._finding(r, full, ident, credential=c) for r in second]
             found += hits
         gr = group("role_assignment")
         if gr.program is not None:
             for rv in iv.roles:
-                full = {"role": F.role_vars(rv), "identity": iv.vars, "config": self.cf.vars}
+                full = {"role": F.role_vars(rv), "identity": iv.vars, "config": self.cf.vars, "_iref": iv.ref}
                 found += [self._finding(r, full, ident, role=rv) for r in self._run(gr, full, where, errors)]
         gi = group("identity")
         if gi.program is not None:
-            full = {"identity": iv.vars, "config": self.cf.vars}
+            full = {"identity": iv.vars, "config": self.cf.vars, "_iref": iv.ref}
             found += [self._finding(r, full, ident) for r in self._run(gi, full, where, errors)]
         ev = self._apply_exemptions(found, errors, today, change is not None, tenant is not None)
         if targets is not None:

@@ -155,6 +155,7 @@ class IdentityView:
 
     vars: Vars
     roles: list[RoleView] = field(default_factory=list)
+    ref: dict[str, str] = field(default_factory=dict)  # the finding's `identity` value, built once
 
 
 def identity_view(ctx: TrustContext, cf: ConfigFacts) -> IdentityView:
@@ -184,7 +185,7 @@ def identity_view(ctx: TrustContext, cf: ConfigFacts) -> IdentityView:
         "privileged_roles_text": ", ".join(sorted({v.facts.name for v in priv})) or "no privileged role",
         "role_count": len(views),
     }
-    return IdentityView(vars_, views)
+    return IdentityView(vars_, views, ident.to_ref())
 
 
 def role_vars(v: RoleView) -> Vars:

@@ -44,10 +44,13 @@ class Severity(IntEnum):
 
     @property
     def label(self) -> str:
-        return self.name.lower()
+        return _SEVERITY_LABELS[self]
 
     def __str__(self) -> str:  # pragma: no cover - convenience
         return self.label
+
+
+_SEVERITY_LABELS = {s: s.name.lower() for s in Severity}
 
 
 class ScopeLevel(IntEnum):

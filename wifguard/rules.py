@@ -120,6 +120,10 @@ class Rule:
         return self.spec.id
 
     @property
+    def uses_rule_field(self) -> bool:
+        return "{rule[" in self.template or "{rule[" in self.remediation_template
+
+    @property
     def phase(self) -> int:
         return 2 if "prior" in self.refs else 1
 
