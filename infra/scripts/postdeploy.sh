@@ -1,0 +1,23 @@
+#!/bin/sh
+# azd postdeploy hook: create the Event Grid subscriptions (which need the deployed function
+# `resource_events`) by provisioning once more with WIFGUARD_EVENT_SUBSCRIPTIONS_ENABLED=true,
+# then print the tenant-level step, which needs an Entra administrator.
+set -eu
+
+if [ "${WIFGUARD_EVENT_SUBSCRIPTIONS_ENABLED:-false}" != "true" ]; then
+  echo "wifguard: code deployed; creating the Event Grid subscriptions to resource_events ..."
+  azd env set WIFGUARD_EVENT_SUBSCRIPTIONS_ENABLED true
+  azd provision --no-prompt
+fi
+
+cat <<MSG
+
+wifguard: one tenant-level step is left (once per tenant; Security Administrator or Global
+Administrator in Entra ID). Stream the Entra audit logs to the Event Hub:
+
+  az deployment tenant create --location ${AZURE_LOCATION:-<region>} \\
+    --template-file infra/tenant/diagnostic-setting.bicep \\
+    --parameters authorizationRuleId=${WIFGUARD_DIAGNOSTICS_AUTH_RULE_ID:-<WIFGUARD_DIAGNOSTICS_AUTH_RULE_ID>} \\
+                 eventHubName=entra-audit-logs
+
+MSG
