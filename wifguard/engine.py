@@ -121,8 +121,15 @@ class _Group:
             value = full[var]
             if isinstance(value, _PriorView):
                 value = value.materialise()
+            elif fields is None and isinstance(value, dict):
+                value = _cel_only(value)
             act[var] = value if fields is None else {f: value[f] for f in fields}
         return act
+
+
+def _cel_only(d: Mapping[str, Any]) -> dict[str, Any]:
+    """A variable passed whole, less its display-only values (message texts)."""
+    return {k: v for k, v in d.items() if not isinstance(v, F.Quoted)}
 
 
 class _PriorView:
@@ -220,7 +227,7 @@ class Engine:
                         f"{rule.source}: rule {rule.id}: unknown field(s) {', '.join(var + '.' + m for m in missing)}; "
                         f"{var} has {', '.join(sorted(known))}"
                     )
-            act = {v: samples[v] for v in rule.refs}
+            act = {v: (_cel_only(samples[v]) if isinstance(samples[v], dict) else samples[v]) for v in rule.refs}
             for label, prog in [("condition", rule.program)] + [(f"escalate[{i}].when", p) for i, (_, p) in
                                                                   enumerate(rule.escalations)]:
                 try:

@@ -7,7 +7,7 @@ share an issuer parses it once. The README documents every field.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -26,6 +26,22 @@ from wifguard.model import (
     scope_level,
 )
 from wifguard.roles import RoleFacts, role_facts
+
+
+class Quoted:
+    """Message text for a list of values, built only if a message is rendered (format_map)."""
+
+    __slots__ = ("empty", "values")
+
+    def __init__(self, values: Iterable[str], empty: str = "(none)") -> None:
+        self.values = values
+        self.empty = empty
+
+    def __format__(self, spec: str) -> str:
+        return ", ".join(repr(v) for v in self.values) or self.empty
+
+    __str__ = __repr__ = lambda self: self.__format__("")
+
 
 KNOWN_PROVIDERS = frozenset({"github", "gitlab", "terraform", "aks", "azure_devops"})
 Vars = dict[str, Any]
@@ -133,7 +149,7 @@ def credential_vars(c: Credential) -> Vars:
         "has_subject": bool(c.subject),
         "audiences": c.audiences,
         "audience_count": len(c.audiences),
-        "audiences_text": ", ".join(repr(a) for a in c.audiences) or "(none)",
+        "audiences_text": Quoted(c.audiences),
         "description": desc,
         "has_description": bool(desc.strip()),
         "flexible": c.claims_matching_expression is not None,
@@ -263,10 +279,11 @@ class TenantIndex:
 
     def vars(self, ctx: TrustContext, c: Credential) -> Vars:
         others = self.pair_identities.get((c.issuer, c.subject or ""), frozenset())
+        rest = tuple(sorted(others - {ctx.identity.id})) if len(others) > 1 else ()
         return {
             "available": True,
-            "pair_identity_count": len(others | {ctx.identity.id}) if c.subject else 0,
-            "pair_identities": tuple(sorted(others - {ctx.identity.id})),
-            "pair_identities_text": ", ".join(repr(i) for i in sorted(others - {ctx.identity.id})),
+            "pair_identity_count": len(rest) + 1 if c.subject else 0,
+            "pair_identities": rest,
+            "pair_identities_text": Quoted(rest),
             "subject_is_known_uami": (c.subject or "").lower() in self.uami_principal_ids,
         }
