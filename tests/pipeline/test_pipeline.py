@@ -127,3 +127,31 @@ async def test_event_grid_credential_and_role_assignment_events(responder: Any) 
     assert "WIF601" in _rules_for(result, PAYMENTS)
     again = await process_event_grid(responder, events)
     assert [e.status for e in again.events] == ["duplicate", "duplicate", "ignored"]
+
+
+async def test_a_batch_reads_its_identities_together_with_the_same_results(responder: Any) -> None:
+    from pipeline_helpers import RESPONDER_APP
+
+    backdoor = fic("backdoor", "https://evil0x.blob.core.windows.net/oidc", "attacker",
+                   "f1000000-0000-4000-8000-000000000002", description="sync")
+    gone = "a1000000-0000-4000-8000-00000000dead"
+    records = [
+        audit_record("b-1", PAYMENTS, "payments", [], [backdoor]),
+        audit_record("b-2", DOCS, "docs", [], []),
+        audit_record("b-3", RESPONDER_APP, "responder", [], []),
+        audit_record("b-4", gone, "deleted-app", [], []),
+    ]
+    before = responder.inventory.stats.requests
+    result = await process_audit_bodies(responder, [_body(*records)])
+    assert [(e.id, e.status) for e in result.events] == [("b-1", "processed"), ("b-2", "processed"),
+                                                          ("b-3", "processed"), ("b-4", "processed")]
+    assert {"WIF102", "WIF601", "WIF701"} <= _rules_for(result, PAYMENTS)
+    assert "WIF504" in _rules_for(result, DOCS)
+    assert _rules_for(result, gone) == set()
+    # read together: $batch envelopes and one role-assignment listing, not ~5 requests per record
+    assert responder.inventory.stats.requests - before <= 8
+    one_by_one = (await responder.inventory.application_context(PAYMENTS))
+    assert one_by_one is not None
+    assert {ra.id for ra in one_by_one.role_assignments} == {
+        f.role_assignment["id"] for f in result.findings
+        if f.rule_id == "WIF601" and f.role_assignment and f.identity["id"] == PAYMENTS}

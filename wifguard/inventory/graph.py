@@ -222,8 +222,8 @@ class GraphClient:
         while pending:
             ids = list(pending)
             waits: list[float] = []
-            for i in range(0, len(ids), BATCH_LIMIT):
-                chunk = [pending[x] for x in ids[i:i + BATCH_LIMIT]]
+
+            async def send(chunk: list[dict[str, Any]], attempt: int = attempt, waits: list[float] = waits) -> None:
                 envelope = await self.request("POST", "/$batch", {"requests": chunk}, low_priority=low_priority)
                 for item in (envelope or {}).get("responses", []):
                     rid = str(item.get("id"))
@@ -237,6 +237,10 @@ class GraphClient:
                         continue
                     results[rid] = {"status": status, "body": item.get("body")}
                     pending.pop(rid, None)
+
+            # Envelopes go out concurrently (the client's semaphore bounds them).
+            await asyncio.gather(*(send([pending[x] for x in ids[i:i + BATCH_LIMIT]])
+                                   for i in range(0, len(ids), BATCH_LIMIT)))
             if pending:
                 attempt += 1
                 if attempt >= self.conn.max_attempts:

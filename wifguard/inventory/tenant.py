@@ -172,6 +172,71 @@ class Inventory:
         defs = await self._definitions_for(ras, errors)
         return TrustContext(ident, creds, tuple(ras), owners, defs)
 
+    async def application_contexts(self, object_ids: Iterable[str], *, errors: list[str] | None = None
+                                   ) -> dict[str, TrustContext | None]:
+        """Many app registrations at once (a batch of events): $batch for apps, owners and
+        service principals, and one role-assignment listing per subscription instead of one per
+        principal. None for apps that no longer exist."""
+        errors = errors if errors is not None else []
+        ids = list(dict.fromkeys(i for i in object_ids if i))
+        select = "$select=id,appId,displayName&$expand=federatedIdentityCredentials"
+        reqs: list[dict[str, Any]] = []
+        for n, oid in enumerate(ids):
+            reqs.append({"id": f"a{n}", "method": "GET", "url": f"/applications/{oid}?{select}"})
+            reqs.append({"id": f"o{n}", "method": "GET",
+                         "url": f"/applications/{oid}/owners?$select={OWNER_SELECT}&$top=999"})
+        res = await self.graph.batch(reqs)
+        bodies: dict[int, dict[str, Any]] = {}
+        out: dict[str, TrustContext | None] = {}
+        for n, oid in enumerate(ids):
+            app = res.get(f"a{n}", {"status": 0})
+            if app["status"] == 404:
+                out[oid] = None
+            elif app["status"] < 400 and app["status"]:
+                bodies[n] = app["body"]
+            else:
+                errors.append(f"application {oid}: Graph {app['status']}; read again one by one")
+        sp_res = await self.graph.batch([
+            {"id": f"s{n}", "method": "GET",
+             "url": f"/servicePrincipals?$filter=appId eq '{b['appId']}'&$select=id,appId"}
+            for n, b in bodies.items()])
+        sps: dict[int, str | None] = {}
+        for n in bodies:
+            r = sp_res.get(f"s{n}", {"status": 0})
+            values = (r.get("body") or {}).get("value", []) if r["status"] < 400 else []
+            sps[n] = values[0]["id"] if values else None
+        by_principal: dict[str, list[RoleAssignment]] = {}
+        for ra in await self._all_assignments(errors):
+            by_principal.setdefault(ra.principal_id.lower(), []).append(ra)
+        for n, body in bodies.items():
+            sp_id = sps.get(n)
+            ident = Identity(body["id"], body.get("displayName") or body["id"], IdentityKind.APPLICATION,
+                             app_id=body.get("appId"), principal_id=sp_id)
+            creds = _credentials(body.get("federatedIdentityCredentials", []), False, errors, ident.name)
+            ores = res.get(f"o{n}", {"status": 0})
+            owners = tuple(Owner.from_graph(o) for o in (ores.get("body") or {}).get("value", [])) \
+                if 0 < ores["status"] < 400 else None
+            ras = by_principal.get(sp_id.lower(), []) if sp_id else []
+            defs = await self._definitions_for(ras, errors)
+            out[ids[n]] = TrustContext(ident, creds, tuple(ras), owners, defs)
+        return out
+
+    async def _all_assignments(self, errors: list[str]) -> list[RoleAssignment]:
+        subs = await self.subscription_ids()
+
+        async def one(s: str) -> list[RoleAssignment]:
+            try:
+                return _assignments(await self.arm.role_assignments(f"/subscriptions/{s}"), errors)
+            except Exception as exc:
+                errors.append(f"role assignments in subscription {s}: {_short(exc)}")
+                return []
+
+        parts = await asyncio.gather(*(one(s) for s in subs))
+        seen: dict[str, RoleAssignment] = {}
+        for ra in [x for p in parts for x in p] + await self._mg_assignments(errors):
+            seen.setdefault(ra.id.lower(), ra)
+        return list(seen.values())
+
     async def _service_principal_of(self, app_id: str) -> str | None:
         data = await self.graph.get(f"/servicePrincipals?$filter=appId eq '{app_id}'&$select=id,appId")
         values = data.get("value", []) if data else []
