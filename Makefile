@@ -7,7 +7,7 @@ NPM_STAMP := node_modules/.installed
 # checkov pins versions that clash with the app's (pycep-parser): it gets a venv of its own.
 CHECKOV_STAMP := .venv-checkov/.installed
 
-.PHONY: setup demo test lint typecheck bench clean
+.PHONY: setup demo test lint bench clean
 
 setup: $(STAMP) $(NPM_STAMP) $(CHECKOV_STAMP)
 
@@ -28,7 +28,7 @@ $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $(NPM_STAMP)
 
-demo: setup
+demo: $(STAMP) $(NPM_STAMP)
 	$(PY) -m wifguard.cli demo
 
 test: setup
@@ -40,7 +40,7 @@ lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 
-bench: setup
+bench: $(STAMP) $(NPM_STAMP)
 	$(PY) -m bench
 
 clean:
