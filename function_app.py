@@ -87,23 +87,27 @@ async def sweep_planner(timer: func.TimerRequest, shards: func.Out[list[str]]) -
     from wifguard.settings import Settings
 
     plan = await plan_sweep(r, Settings.from_env().sweep_shard_size)
+    # Housekeeping rides on the schedule: dedup records past their expiry are dropped.
+    purged = await r.store.purge_expired_events()
     shards.set([shard_message(s) for s in plan])
-    log.info("sweep_planner: %d shard(s) queued", len(plan))
+    log.info("sweep_planner: %d shard(s) queued, %d expired event records purged", len(plan), purged)
 
 
 @app.function_name("sweep_shard")
 @app.queue_trigger(arg_name="msg", queue_name="%WIFGUARD_SWEEP_QUEUE%", connection="WIFGUARD_QUEUE")
 async def sweep_shard(msg: func.QueueMessage) -> None:
     """Evaluates one shard. A failure raises, so the queue retries it and then poisons it."""
+    from handlers.sweep import ShardError, decode_shard
     from wifguard.runtime import run_shard
 
     try:
-        shard = json.loads(msg.get_body())
-    except ValueError:
-        log.error("sweep_shard: message %s is not JSON; dropped", msg.id)
+        shard = decode_shard(msg.get_body())
+    except ShardError as exc:
+        # Retrying cannot fix a malformed message: say why and let it go (it is in the logs).
+        log.error("sweep_shard: message %s rejected: %s", msg.id, exc)
         return
     result = await run_shard(await responder(), shard)
-    _log_result(f"sweep_shard[{shard.get('kind')}]", result)
+    _log_result(f"sweep_shard[{shard['kind']}]", result)
 
 
 def _json(body: Any, status: int = 200) -> func.HttpResponse:

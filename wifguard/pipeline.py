@@ -339,7 +339,9 @@ class Responder:
     async def _bookkeep(self, fp: str, sent: list[Any], mark: bool, result: RunResult) -> None:
         """Delivered (or nothing to deliver to): notified. Failed: kept pending for the next run."""
         try:
-            if mark and sent:  # with no channel configured there is nothing to mark delivered
+            # With no channel configured at all, nothing is marked: once channels exist, the
+            # backlog is delivered by the next run. A finding no route sends anywhere is done.
+            if mark and self.notify_config.channels:
                 if all(d.ok for d in sent):
                     await self.store.mark_notified(fp)
                 else:
@@ -394,7 +396,17 @@ class Responder:
             for ident_id in sorted(stale):
                 result.add_record(await self.store.record(ident_id, [], scope=self.scope(True)))
         await self.retry_pending(result)
+        await self.send_reminders(result)
         return result
+
+    async def send_reminders(self, result: RunResult) -> None:
+        """Findings still open N days after their last notification are sent again (optional)."""
+        days = self.notify_config.reminders.after_days
+        if not days or not self.notify_config.channels:
+            return
+        for rec in await self.store.due_reminders(days):
+            ctx = TrustContext(identity=_identity_from_ref(rec.identity))
+            await self.notify(ctx, [rec.to_finding()], result, kind=NoticeKind.REMINDER)
 
 
 def _identity_from_ref(ref: Mapping[str, str]) -> Any:
