@@ -136,6 +136,7 @@ class Responder:
         result = result or RunResult()
         await self._resume_quarantine(result)
         prefetched = await self._prefetch(decoded, result)
+        claims = await self._claim(decoded, result)
         slots: list[EventResult | None] = [None] * len(decoded)
         lanes: dict[tuple[str, str, str], list[int]] = {}
         for i, d in enumerate(decoded):
@@ -146,7 +147,7 @@ class Responder:
         async def lane(indexes: list[int]) -> None:
             async with sem:
                 for i in indexes:
-                    slots[i] = await self._one(decoded[i], result, prefetched)
+                    slots[i] = await self._one(decoded[i], result, prefetched, claims)
 
         await asyncio.gather(*(lane(ix) for ix in lanes.values()))
         result.events += [e for e in slots if e is not None]
@@ -167,18 +168,42 @@ class Responder:
             result.errors.append(f"batch read failed, reading one by one: {exc}")
             return {}
 
+    async def _claim(self, decoded: Sequence[Decoded], result: RunResult) -> dict[tuple[str, str], bool]:
+        """Dedup claims for the whole batch at once. The first occurrence of an id in the batch
+        gets the claim; later occurrences are duplicates."""
+        by_source: dict[str, list[str]] = {}
+        for d in decoded:
+            if d.status == "accepted":
+                by_source.setdefault(d.source, []).append(d.id)
+        claims: dict[tuple[str, str], bool] = {}
+        for source, ids in by_source.items():
+            try:
+                got = await self.store.claim_events(source, ids)
+            except Exception as exc:
+                result.errors.append(f"dedup failed for {len(ids)} {source} event(s): {exc}")
+                got = dict.fromkeys(ids, True)  # process rather than lose; recording is idempotent
+            claims.update({(source, i): v for i, v in got.items()})
+        return claims
+
     async def _one(self, d: Decoded, result: RunResult,
-                   prefetched: Mapping[str, TrustContext | None] | None = None) -> EventResult:
+                   prefetched: Mapping[str, TrustContext | None] | None = None,
+                   claims: dict[tuple[str, str], bool] | None = None) -> EventResult:
         if d.status == "rejected":
             await self._park(d.source, d.raw, d.reason, d.id, result)
             return EventResult(d.id, "rejected", d.reason, d.source)
         if d.status == "ignored":
             return EventResult(d.id, "ignored", d.reason, d.source)
-        try:
-            first = await self.store.claim_event(d.source, d.id)
-        except Exception as exc:
-            result.errors.append(f"{d.id}: dedup failed: {exc}")
-            first = True  # process rather than lose it; recording is idempotent anyway
+        key = (d.source, d.id)
+        if claims is not None and key in claims:
+            first = claims.pop(key)  # popped: a second copy in the same batch is a duplicate
+        elif claims is not None:
+            first = False
+        else:
+            try:
+                first = await self.store.claim_event(d.source, d.id)
+            except Exception as exc:
+                result.errors.append(f"{d.id}: dedup failed: {exc}")
+                first = True  # process rather than lose it; recording is idempotent anyway
         if not first:
             return EventResult(d.id, "duplicate", "already processed", d.source)
         try:

@@ -677,6 +677,34 @@ class Store:
                 return False
             raise
 
+    async def claim_events(
+        self,
+        source: str,
+        event_ids: Sequence[str],
+        *,
+        ttl: timedelta = timedelta(days=3),
+        now: datetime | None = None,
+    ) -> dict[str, bool]:
+        """``claim_event`` for a batch: one insert transaction per 100 ids (all new is the common
+        case); a chunk with any id seen before falls back to claiming its ids one by one."""
+        now = as_utc(now or utcnow())
+        ids = list(dict.fromkeys(event_ids))
+        out: dict[str, bool] = {}
+        pk = encode_key(source)
+        for chunk in _chunks(ids, 100):
+            ops: list[Any] = [("create", {
+                "PartitionKey": pk, "RowKey": encode_key(i), "source": fit_string(source),
+                "event_id": fit_string(i), "claimed_at": now, "expires_at": now + ttl,
+            }) for i in chunk]
+            try:
+                await self._events.submit_transaction(ops)
+            except (TableTransactionError, HttpResponseError):
+                for i in chunk:
+                    out[i] = await self.claim_event(source, i, ttl=ttl, now=now)
+                continue
+            out.update((i, True) for i in chunk)
+        return out
+
     async def purge_expired_events(self, now: datetime | None = None) -> int:
         """Delete processed-event rows whose ``expires_at`` is past. Returns how many."""
         now = as_utc(now or utcnow())
