@@ -341,11 +341,15 @@ app.add_typer(quarantine_app, name="quarantine")
 StoreOpt = Annotated[str | None, typer.Option("--store", help="Store connection string.", envvar="WIFGUARD_STORAGE")]
 
 
-def _need_store(store: str | None) -> str:
+def _need_store(store: str | None) -> Any:
+    """The store named by --store / WIFGUARD_STORAGE, with the table prefix of WIFGUARD_TABLE_PREFIX."""
     if not store:
         _err("wifguard: no store: pass --store CONNECTION_STRING or set WIFGUARD_STORAGE")
         raise typer.Exit(2)
-    return store
+    from wifguard.settings import Settings
+    from wifguard.store import Store
+
+    return Store.from_connection_string(store, prefix=Settings.from_env().table_prefix)
 
 
 @quarantine_app.command("list")
@@ -357,10 +361,9 @@ def quarantine_list(
     """List quarantine backups."""
     import asyncio
 
-    from wifguard.store import Store
 
     async def run() -> list[Any]:
-        async with Store.from_connection_string(_need_store(store)) as st:
+        async with _need_store(store) as st:
             await st.ensure()
             return list(await st.list_backups(state=state))
 
@@ -391,11 +394,10 @@ def quarantine_restore(
 
     from wifguard.inventory.tenant import CredentialWriter, Inventory
     from wifguard.quarantine import RestoreError, restore
-    from wifguard.store import Store
     from wifguard.sweep import connection_for
 
     async def run(conn: Any) -> dict[str, Any]:
-        async with Store.from_connection_string(_need_store(store)) as st, Inventory(conn) as inv:
+        async with _need_store(store) as st, Inventory(conn) as inv:
             return await restore(st, CredentialWriter(inv), backup_id, actor="cli")
 
     with connection_for(sim, mode="thread") as (conn, _):
@@ -414,6 +416,34 @@ def _mount_findings() -> None:
 
 
 _mount_findings()
+
+
+class ReportFormat(str, Enum):
+    markdown = "markdown"
+    json = "json"
+
+
+@app.command()
+def report(
+    store: StoreOpt = None,
+    format: Annotated[ReportFormat, typer.Option("--format", "-f")] = ReportFormat.markdown,
+    output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
+    top: Annotated[int, typer.Option(help="How many identities to list.")] = 15,
+) -> None:
+    """A posture report from the store: open findings by severity and rule, riskiest identities,
+    quarantines and parked payloads."""
+    import asyncio
+
+    from wifguard.report_md import build_report, render_markdown
+
+    async def run() -> dict[str, Any]:
+        async with _need_store(store) as st:
+            await st.ensure()
+            return await build_report(st, top=top)
+
+    data = asyncio.run(run())
+    _write(render_markdown(data) if format is ReportFormat.markdown else json.dumps(data, indent=2, default=str),
+           output)
 
 
 @app.command()
