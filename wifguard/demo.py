@@ -181,6 +181,11 @@ async def _run(c: Console, out: Path) -> None:
                         "name, issuer, subject, audiences and description identical to the backup")
             log = await r.store.list_actions()
             c.print(f"action log: {len(log)} entries ({', '.join(sorted({a.kind for a in log}))})")
+            from wifguard.report_md import build_report, render_markdown
+
+            md = render_markdown(await build_report(r.store))
+            (out / "report.md").write_text(md)
+            c.print(f"posture report (`wifguard report`) written to {out / 'report.md'}")
         finally:
             await r.close()
             await r.store.aclose()
