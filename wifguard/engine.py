@@ -402,6 +402,9 @@ class Engine:
             if f.fingerprint in seen:
                 continue
             seen.add(f.fingerprint)
+            if not active:
+                kept.append(f)
+                continue
             ex = next((e for e in active if e.matches(f)), None)
             if ex is None:
                 kept.append(f)
