@@ -171,8 +171,12 @@ def sweep(
             _err(f"wifguard: sweep failed: {exc}")
             raise typer.Exit(2) from None
     data = rep.to_json()
+    expired = engine.expired_exemptions()
+    data["expired_exemptions"] = [x.model_dump(mode="json") for x in expired]
     for e in rep.errors:
         _err(f"wifguard: {e}")
+    for x in expired:
+        _err(f"wifguard: exemption expired on {x.expires} (rule {x.rule}, identity {x.identity}): {x.reason}")
     if format is SweepFormat.json:
         _write(json.dumps(data, indent=2, ensure_ascii=False), output)
     else:
