@@ -32,6 +32,8 @@ from handlers.base import (
     SOURCE_AUDIT_LOG,
     Decoded,
     Malformed,
+    as_items,
+    decode_each,
     dumps,
     loads,
     opt_str,
@@ -63,30 +65,10 @@ Body = bytes | str | Mapping[str, Any] | list[Any] | HasBody
 
 def decode_audit_bodies(bodies: Iterable[Body] | Body) -> list[Decoded]:
     """Decode Event Hub message bodies (or replay-file content) into one entry per record."""
-    items = _as_items(bodies)
-    multi = len(items) > 1
-    out: list[Decoded] = []
-    for index, body in enumerate(items):
-        where = f"body {index}" if multi else "body"
-        try:
-            out.extend(_decode_body(body, where))
-        except Exception as exc:  # defensive: nothing escapes a handler
-            raw = body if isinstance(body, bytes | str) else dumps(body)
-            reason = f"{where}: unexpected error {type(exc).__name__}: {exc}"
-            out.append(_rejected(sha256_id(raw), reason, raw))
-    return out
+    return decode_each(as_items(bodies), _decode_body, "body", SOURCE_AUDIT_LOG)
 
 
 # -- bodies ----------------------------------------------------------------------------------
-
-
-def _as_items(bodies: Any) -> list[Any]:
-    if isinstance(bodies, bytes | bytearray | memoryview | str | Mapping) or hasattr(bodies, "get_body"):
-        return [bodies]
-    try:
-        return list(bodies)
-    except TypeError:
-        return [bodies]
 
 
 def _decode_body(body: Any, where: str) -> list[Decoded]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -160,3 +160,29 @@ def type_name(value: Any) -> str:
     if isinstance(value, Mapping):
         return "object"
     return type(value).__name__
+
+
+def as_items(payload: Any) -> list[Any]:
+    """One payload or an iterable of them (a trigger's batch, a replay file's list)."""
+    if isinstance(payload, bytes | bytearray | memoryview | str | Mapping) or hasattr(payload, "get_body"):
+        return [payload]
+    try:
+        return list(payload)
+    except TypeError:
+        return [payload]
+
+
+def decode_each(items: list[Any], decode_one: Callable[[Any, str], list[Decoded]], label: str,
+                source: str) -> list[Decoded]:
+    """Decode every item; an unexpected failure rejects that item only, never the batch."""
+    multi = len(items) > 1
+    out: list[Decoded] = []
+    for index, item in enumerate(items):
+        where = f"{label} {index}" if multi else "body"
+        try:
+            out.extend(decode_one(item, where))
+        except Exception as exc:  # defensive: nothing escapes a handler
+            raw = item if isinstance(item, bytes | str) else dumps(item)
+            reason = f"{where}: unexpected error {type(exc).__name__}: {exc}"
+            out.append(Decoded(id=sha256_id(raw), status=REJECTED, reason=reason, changes=(), raw=raw, source=source))
+    return out

@@ -37,6 +37,8 @@ from handlers.base import (
     SOURCE_EVENT_GRID,
     Decoded,
     Malformed,
+    as_items,
+    decode_each,
     dumps,
     loads,
     opt_str,
@@ -78,25 +80,7 @@ CLAIM_TENANT: Final = "http://schemas.microsoft.com/identity/claims/tenantid"
 
 def decode_event_grid(events: Iterable[Any] | Mapping[str, Any] | bytes | str) -> list[Decoded]:
     """Decode Event Grid events (either schema, single or JSON arrays) into one entry per event."""
-    items: list[Any]
-    if isinstance(events, bytes | bytearray | memoryview | str | Mapping):
-        items = [events]
-    else:
-        try:
-            items = list(events)
-        except TypeError:
-            items = [events]
-    multi = len(items) > 1
-    out: list[Decoded] = []
-    for index, item in enumerate(items):
-        where = f"item {index}" if multi else "body"
-        try:
-            out.extend(_decode_item(item, where))
-        except Exception as exc:  # defensive: nothing escapes a handler
-            raw = item if isinstance(item, bytes | str) else dumps(item)
-            reason = f"{where}: unexpected error {type(exc).__name__}: {exc}"
-            out.append(_rejected(sha256_id(raw), reason, raw))
-    return out
+    return decode_each(as_items(events), _decode_item, "item", SOURCE_EVENT_GRID)
 
 
 def decode_function_event(event: func.EventGridEvent | func.CloudEvent | Any) -> Decoded:
