@@ -176,10 +176,11 @@ class IdentityView:
 
 def identity_view(ctx: TrustContext, cf: ConfigFacts) -> IdentityView:
     privileged_roles = cf.privileged_roles
+    roots = cf.root_scopes | {ctx.tenant_id} if ctx.tenant_id else cf.root_scopes
     views: list[RoleView] = []
     for ra in ctx.role_assignments:
         rf = role_facts(ra.role_guid, ctx.role_definitions, privileged_roles)
-        views.append(RoleView(ra, rf, scope_level(ra.scope, cf.root_scopes)))
+        views.append(RoleView(ra, rf, scope_level(ra.scope, roots)))
     priv = [v for v in views if v.facts.privileged]
     max_level = max((int(v.level) for v in priv), default=-1)
     owners: tuple[Owner, ...] | None = ctx.owners

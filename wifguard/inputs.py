@@ -243,7 +243,9 @@ def _trust(path: str, text: str, obj: Mapping[str, Any], where: str, kind_hint: 
         except (ValueError, AttributeError) as exc:
             raise ModelError(f"{where}.roleDefinitions[{i}]: {exc}") from None
         defs[rd.id] = rd
-    ctx = TrustContext(ident, tuple(creds), tuple(ras), owners, defs)
+    tenant = raw_ident.get("tenantId") or obj.get("tenantId")
+    ctx = TrustContext(ident, tuple(creds), tuple(ras), owners, defs,
+                       tenant_id=tenant if isinstance(tenant, str) and tenant else None)
     return LoadedTrust(ctx, path, _loc(path, text, raw_ident if isinstance(raw_ident, PosDict) else obj), locs, rlocs)
 
 

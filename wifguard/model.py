@@ -349,6 +349,7 @@ class TrustContext:
     role_assignments: tuple[RoleAssignment, ...] = ()
     owners: tuple[Owner, ...] | None = None  # None: unknown
     role_definitions: Mapping[str, RoleDefinition] = field(default_factory=dict)
+    tenant_id: str | None = None  # when known, its root management group counts as root scope
 
 
 class ChangeKind(StrEnum):
