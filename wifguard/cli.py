@@ -6,7 +6,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -38,13 +38,13 @@ def console(output: Path | None = None) -> Any:
     return c
 
 
-class EvalFormat(str, Enum):
+class EvalFormat(StrEnum):
     table = "table"
     json = "json"
     sarif = "sarif"
 
 
-class FailOn(str, Enum):
+class FailOn(StrEnum):
     info = "info"
     low = "low"
     medium = "medium"
@@ -127,7 +127,7 @@ def evaluate(
             raise typer.Exit(1)
 
 
-class SweepFormat(str, Enum):
+class SweepFormat(StrEnum):
     table = "table"
     json = "json"
 
@@ -244,7 +244,7 @@ def sim_generate(
     typer.echo(f"wrote {output}")
 
 
-class ReplaySource(str, Enum):
+class ReplaySource(StrEnum):
     audit_log = "audit-log"
     event_grid = "event-grid"
 
@@ -422,7 +422,7 @@ def _mount_findings() -> None:
 _mount_findings()
 
 
-class ReportFormat(str, Enum):
+class ReportFormat(StrEnum):
     markdown = "markdown"
     json = "json"
 

@@ -8,7 +8,7 @@ import io
 import json
 import sys
 from collections.abc import Awaitable, Callable
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -30,13 +30,13 @@ findings_app = typer.Typer(
 )
 
 
-class ListFormat(str, Enum):
+class ListFormat(StrEnum):
     table = "table"
     json = "json"
     csv = "csv"
 
 
-class ShowFormat(str, Enum):
+class ShowFormat(StrEnum):
     panel = "panel"
     json = "json"
 
