@@ -452,10 +452,14 @@ def _raw_of(d: Decoded) -> str:
 
 
 async def record_sweep(store_conn: str, engine: Engine, report: Any, *, conn: Connection | None = None) -> RunResult:
-    """`wifguard sweep --store`: record a finished sweep's evaluations."""
-    async with Store.from_connection_string(store_conn) as store:
+    """`wifguard sweep --store`: record a finished sweep's evaluations (and notify, quarantine)."""
+    from wifguard.settings import Settings
+
+    settings = Settings.from_env()
+    async with Store.from_connection_string(store_conn, prefix=settings.table_prefix) as store:
         await store.ensure()
-        async with Responder(engine, conn or Connection(), store) as responder:
+        async with Responder(engine, conn or Connection(), store, env=settings.env,
+                             responder_ids=settings.responder_ids) as responder:
             result = RunResult()
             await responder.record_sweep(report.evaluations, result,
                                          all_identity_ids=report.result.all_identity_ids

@@ -80,7 +80,7 @@ async def sweep_and_record(conn: Connection, engine: Engine, store: str | None,
     if store:
         from wifguard.pipeline import record_sweep
 
-        await record_sweep(store, engine, rep)
+        await record_sweep(store, engine, rep, conn=conn)
     return rep
 
 

@@ -32,3 +32,20 @@ async def test_report_from_the_store(responder: Any, env: dict[str, str]) -> Non
                          env={"WIFGUARD_TABLE_PREFIX": env["WIFGUARD_TABLE_PREFIX"], "PATH": "/usr/bin:/bin"})
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["open_total"] == data["open_total"]
+
+
+def test_sweep_store_then_findings_list(env: dict[str, str], tmp_path: Any) -> None:
+    from pipeline_helpers import base_seed
+
+    seed = tmp_path / "seed.json"
+    seed.write_text(json.dumps(base_seed()))
+    run_env = {"WIFGUARD_TABLE_PREFIX": env["WIFGUARD_TABLE_PREFIX"], "PATH": "/usr/bin:/bin"}
+    swept = subprocess.run([sys.executable, "-m", "wifguard.cli", "sweep", "--sim", str(seed), "--store",
+                            env["WIFGUARD_STORAGE"], "--format", "json"], capture_output=True, text=True, env=run_env)
+    assert swept.returncode == 0, swept.stderr
+    n = len(json.loads(swept.stdout)["findings"])
+    listed = subprocess.run([sys.executable, "-m", "wifguard.cli", "findings", "list", "--store",
+                             env["WIFGUARD_STORAGE"], "--status", "open", "--format", "json"],
+                            capture_output=True, text=True, env=run_env)
+    assert listed.returncode == 0, listed.stderr
+    assert n > 0 and len(json.loads(listed.stdout)["findings"]) == n
