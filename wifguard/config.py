@@ -208,6 +208,12 @@ def load_config(path: str | Path | None = None, *, overrides: Mapping[str, Any] 
     except ValidationError as exc:
         raise ConfigError(_format_errors(source, exc)) from None
     from wifguard.issuers import compile_pattern
+    from wifguard.notify.config import NotifyConfig, NotifyConfigError
+
+    try:
+        NotifyConfig.from_mapping(cfg.notifications)
+    except NotifyConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
 
     for pattern in cfg.allowed_issuers:
         try:

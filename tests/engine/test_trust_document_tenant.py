@@ -43,3 +43,12 @@ def test_tenant_root_group_is_root_when_the_document_names_its_tenant(tmp_path: 
 
 def test_a_management_group_is_not_root_without_knowing_the_tenant(tmp_path: Path) -> None:
     assert "WIF604" not in _rules(tmp_path, None)
+
+
+def test_a_bad_notifications_section_is_a_config_error_naming_the_key(tmp_path: Path) -> None:
+    cfg = tmp_path / "wifguard.yaml"
+    cfg.write_text("notifications:\n  channels:\n    t: {type: teams, url: 'https://x'}\n")
+    out = subprocess.run([sys.executable, "-m", "wifguard.cli", "evaluate", str(tmp_path), "--config", str(cfg)],
+                         capture_output=True, text=True)
+    assert out.returncode == 2
+    assert str(cfg) in out.stderr and "notifications.channels.t.url" in out.stderr
