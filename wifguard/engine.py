@@ -9,6 +9,7 @@ CEL runtime runs once per distinct combination, not once per credential.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import operator
 import re
@@ -29,7 +30,6 @@ from wifguard.model import (
     IdentityKind,
     Severity,
     TrustContext,
-    fingerprint,
 )
 from wifguard.rules import TARGETS, Rule, RuleError, load_rules
 
@@ -167,7 +167,8 @@ class Engine:
         self.all_rules = list(rules)
         self.rules = [r for r in rules if r.spec.enabled and config.rules.get(r.id.upper(), _ON).enabled]
         self.cf = F.ConfigFacts(config)
-        self._effective = {r.id: (self.severity_of(r), self.action_of(r)) for r in self.rules}
+        self._effective = {r.id: (r.id, self.severity_of(r), self.action_of(r), r.id.upper(), r.spec.title,
+                                  r.spec.category) for r in self.rules}
         self.groups: dict[tuple[str, int], _Group] = {}
         for target in TARGETS:
             for phase in (1, 2):
@@ -249,8 +250,10 @@ class Engine:
                    tenant: F.TenantIndex | None) -> dict[str, Any]:
         iss = self.cf.issuer(c.issuer)
         provider = iss["provider"]
+        cref = c.to_ref()
         out: dict[str, Any] = {
-            "_cref": c.to_ref(),
+            "_cref": cref,
+            "_fp": f"{ctx.identity.id.lower()}\x1fc\x1f{c.name}\x1f{c.issuer}\x1f{c.subject or ''}",
             "_iref": iv.ref,
             "credential": F.credential_vars(c),
             "issuer": iss,
@@ -294,32 +297,27 @@ class Engine:
 
     def _finding(self, rule: Rule, full: Mapping[str, Any], identity: Identity, *,
                  credential: Credential | None = None, role: F.RoleView | None = None) -> Finding:
-        sev, action = self._effective[rule.id]
+        rid, sev, action, key, title, category = self._effective[rule.id]
         for esc_sev, prog in rule.escalations:
             act = {v: (full[v].materialise() if isinstance(full[v], _PriorView) else full[v])
                    for v in rule.refs if v in full}
             if esc_sev > sev and prog.execute(act):
                 sev = esc_sev
-        render = {**full, "rule": {"id": rule.id, "title": rule.spec.title, "severity": sev.label}} \
+        render = {**full, "rule": {"id": rid, "title": title, "severity": sev.label}} \
             if rule.uses_rule_field else full
         message = rule.template.format_map(render)
         remediation = rule.remediation_template.format_map(render) if "{" in rule.remediation_template \
             else rule.remediation_template
-        cref = full["_cref"] if credential is not None else None
-        rref = role.assignment.to_ref(role.facts.name) if role is not None else None
-        return Finding(
-            rule_id=rule.id,
-            severity=sev,
-            title=rule.spec.title,
-            message=message,
-            identity=full["_iref"],
-            remediation=remediation,
-            fingerprint=fingerprint(rule.id, identity.id, cref, rref["id"] if rref else None),
-            credential=cref,
-            role_assignment=rref,
-            action=action,
-            category=rule.spec.category,
-        )
+        if role is not None:
+            rref: dict[str, str] | None = role.assignment.to_ref(role.facts.name)
+            suffix = f"{identity.id.lower()}\x1fr\x1f{role.assignment.id.lower()}"
+        else:
+            rref = None
+            suffix = full["_fp"] if credential is not None else identity.id.lower()
+        # Same value as model.fingerprint(), with the per-credential part joined once.
+        fp = hashlib.sha256(f"{key}\x1f{suffix}".encode()).hexdigest()[:32]
+        return Finding(rid, sev, title, message, full["_iref"], remediation, fp,
+                       full["_cref"] if credential is not None else None, rref, action, category)
 
     def evaluate(
         self,
@@ -353,10 +351,13 @@ class Engine:
                 full = self._cred_vars(ctx, iv, cred, None)
                 full["change"] = F.change_vars(change, ctx.owners, self.cf)
                 live = next((c for c in ctx.credentials if c.name.lower() == cred.name.lower()), None)
-                # Fingerprints follow the live credential when it still exists, like every other
-                # finding about it; the payload's copy is the evidence otherwise.
-                hits = [self._finding(r, full, ident, credential=live or cred)
-                        for r in self._run(gc, full, where, errors)]
+                fired = self._run(gc, full, where, errors)
+                if live is not None and fired:
+                    # Fingerprints follow the live credential, like every other finding about it;
+                    # the payload's copy is the evidence only when the credential is gone.
+                    lv = self._cred_vars(ctx, iv, live, None)
+                    full = {**full, "_cref": lv["_cref"], "_fp": lv["_fp"]}
+                hits = [self._finding(r, full, ident, credential=live or cred) for r in fired]
                 if live is not None:
                     change_hits[live.name.lower()] = hits
                 else:

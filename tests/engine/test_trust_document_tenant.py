@@ -52,3 +52,21 @@ def test_a_bad_notifications_section_is_a_config_error_naming_the_key(tmp_path: 
                          capture_output=True, text=True)
     assert out.returncode == 2
     assert str(cfg) in out.stderr and "notifications.channels.t.url" in out.stderr
+
+
+def test_engine_fingerprints_equal_model_fingerprint(tmp_path: Path) -> None:
+    from wifguard.model import fingerprint
+
+    f = tmp_path / "doc.json"
+    doc = _doc(TENANT)
+    doc["federatedIdentityCredentials"].append(  # type: ignore[union-attr]
+        {"name": "Pr", "issuer": "https://Token.actions.githubusercontent.com/", "subject": "repo:o/r:pull_request",
+         "audiences": ["api://AzureADTokenExchange"]})
+    f.write_text(json.dumps(doc))
+    out = subprocess.run([sys.executable, "-m", "wifguard.cli", "evaluate", str(f), "--format", "json",
+                          "--fail-on", "none"], capture_output=True, text=True, check=True)
+    findings = json.loads(out.stdout)["findings"]
+    assert {x["credential"] is None for x in findings} == {True, False}
+    for x in findings:
+        ra = x["role_assignment"]["id"] if x["role_assignment"] else None
+        assert x["fingerprint"] == fingerprint(x["rule_id"], x["identity"]["id"], x["credential"], ra)
