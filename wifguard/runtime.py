@@ -71,6 +71,8 @@ async def process_event_grid(responder: Responder, events: Sequence[Any], *, fun
 
 # -- sweep fan-out: a planner enqueues shards, workers evaluate one shard each ----------------------
 
+SHARD_READ_CHUNK = 200
+
 async def plan_sweep(responder: Responder, shard_size: int) -> list[dict[str, Any]]:
     """Shards: pages of application ids, one per subscription, and one for tenant-wide rules."""
     from wifguard.inventory.graph import applications_url
@@ -96,12 +98,14 @@ async def run_shard(responder: Responder, shard: Mapping[str, Any]) -> RunResult
     engine = responder.engine
     if kind == "applications":
         ids = [str(i) for i in shard.get("ids", [])]
-        for ident_id in ids:
-            ctx = await inv.application_context(ident_id, errors=result.errors)
-            if ctx is None:
-                result.add_record(await responder.store.record(ident_id, [], scope=responder.scope(False)))
-            elif ctx.credentials:
-                await responder.respond(ctx, [engine.evaluate(ctx)], result, tenant_rules_ran=False)
+        for start in range(0, len(ids), SHARD_READ_CHUNK):
+            # $batch reads for the chunk and one role-assignment listing per subscription.
+            contexts = await inv.application_contexts(ids[start:start + SHARD_READ_CHUNK], errors=result.errors)
+            for ident_id, ctx in contexts.items():
+                if ctx is None:
+                    result.add_record(await responder.store.record(ident_id, [], scope=responder.scope(False)))
+                elif ctx.credentials:
+                    await responder.respond(ctx, [engine.evaluate(ctx)], result, tenant_rules_ran=False)
     elif kind == "subscription":
         sub = str(shard["id"])
         for uami in await inv.arm.identities(sub):
