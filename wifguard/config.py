@@ -221,7 +221,3 @@ def load_config(path: str | Path | None = None, *, overrides: Mapping[str, Any] 
         except ValueError as exc:
             raise ConfigError(f"{source}: allowed_issuers: {exc}") from None
     return cfg
-
-
-def config_json_schema() -> dict[str, Any]:
-    return Config.model_json_schema()

@@ -13,15 +13,14 @@ import hashlib
 import json
 import operator
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import cel
 
 from wifguard import facts as F
-from wifguard.config import RULES_DIR, Config, ConfigError, Exemption
+from wifguard.config import RULES_DIR, Config, ConfigError, Exemption, RuleOverride
 from wifguard.model import (
     Change,
     Credential,
@@ -31,7 +30,7 @@ from wifguard.model import (
     Severity,
     TrustContext,
 )
-from wifguard.rules import TARGETS, Rule, RuleError, load_rules
+from wifguard.rules import STRING_LITERAL_RE, TARGETS, Rule, RuleError, load_rules
 
 MEMO_LIMIT = 200_000
 
@@ -45,7 +44,6 @@ class Evaluation:
 
 
 _CONFIG_REF_RE = re.compile(r"(?<![\w.])config\s*\.\s*([A-Za-z_]\w*)")
-_STRING_RE = re.compile(r"""'(?:\\.|[^'\\])*'|"(?:\\.|[^"\\])*\"""")
 
 
 def cel_literal(v: Any) -> str:
@@ -65,7 +63,7 @@ def bake_config(expression: str, config_vars: Mapping[str, Any]) -> str:
     passed into the CEL runtime per call costs time."""
     out: list[str] = []
     pos = 0
-    for m in _STRING_RE.finditer(expression):
+    for m in STRING_LITERAL_RE.finditer(expression):
         out.append(_CONFIG_REF_RE.sub(lambda c: cel_literal(config_vars[c.group(1)]), expression[pos:m.start()]))
         out.append(m.group(0))
         pos = m.end()
@@ -165,7 +163,7 @@ class Engine:
         if unknown:
             raise ConfigError(f"{config.source}: rules: unknown rule id(s) {', '.join(unknown)}")
         self.all_rules = list(rules)
-        self.rules = [r for r in rules if r.spec.enabled and config.rules.get(r.id.upper(), _ON).enabled]
+        self.rules = [r for r in rules if r.spec.enabled and config.rules.get(r.id.upper(), RuleOverride()).enabled]
         self.cf = F.ConfigFacts(config)
         self._effective = {r.id: (r.id, self.severity_of(r), self.action_of(r), r.id.upper(), r.spec.title,
                                   r.spec.category) for r in self.rules}
@@ -413,14 +411,6 @@ class Engine:
                 exempted.append((f, ex))
         return Evaluation(tuple(kept), tuple(exempted), tuple(errors), self._runs[(with_change, with_tenant)])
 
-    def evaluate_many(self, contexts: Iterable[TrustContext], *, tenant: F.TenantIndex | None = None,
-                      today: dt.date | None = None) -> list[Evaluation]:
-        return [self.evaluate(c, tenant=tenant, today=today) for c in contexts]
-
-
-_ON = type("_On", (), {"enabled": True})()
-
-
 def _sample_role() -> F.RoleView:
     from wifguard.model import RoleAssignment, ScopeLevel
     from wifguard.roles import role_facts
@@ -435,8 +425,3 @@ def _sample_change(cred: Credential) -> Change:
 
     return Change("sample", "sample", ChangeKind.CREDENTIAL_CHANGED, old_credential=cred, new_credential=cred,
                   actor=Actor("user", "u", "User", "u@example.com"))
-
-
-def load_engine(config: Config, extra_rule_paths: Iterable[str | Path] = ()) -> Engine:
-    rules = load_rules([RULES_DIR, *config.rule_paths, *extra_rule_paths])
-    return Engine(config, rules)

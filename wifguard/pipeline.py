@@ -272,7 +272,7 @@ class Responder:
         if ctx is None:
             if changes[0].kind is ChangeKind.ROLE_ASSIGNMENT_REMOVED and ids:
                 for ident_id in ids:
-                    kind = await self._kind_of(ident_id)
+                    kind = _kind_of(ident_id)
                     c2 = Change(changes[0].source, changes[0].event_id, ChangeKind.IDENTITY, identity_kind=kind,
                                 identity_id=ident_id,
                                 identity_id_kind="resourceId" if kind is IdentityKind.MANAGED_IDENTITY else "objectId")
@@ -285,10 +285,6 @@ class Responder:
         evaluations = [self.engine.evaluate(ctx, change=c) for c in changes
                        if c.kind is not ChangeKind.IDENTITY] or [self.engine.evaluate(ctx)]
         await self.respond(ctx, evaluations, result, tenant_rules_ran=False)
-
-    async def _kind_of(self, identity_id: str) -> IdentityKind:
-        return IdentityKind.MANAGED_IDENTITY if identity_id.lower().startswith("/subscriptions/") \
-            else IdentityKind.APPLICATION
 
     # -- record, notify, quarantine ---------------------------------------------------------------
     @property
@@ -432,6 +428,12 @@ class Responder:
         for rec in await self.store.due_reminders(days):
             ctx = TrustContext(identity=_identity_from_ref(rec.identity))
             await self.notify(ctx, [rec.to_finding()], result, kind=NoticeKind.REMINDER)
+
+
+def _kind_of(identity_id: str) -> IdentityKind:
+    """Managed identities are known by ARM resource id, applications by object id."""
+    return IdentityKind.MANAGED_IDENTITY if identity_id.lower().startswith("/subscriptions/") \
+        else IdentityKind.APPLICATION
 
 
 def _identity_from_ref(ref: Mapping[str, str]) -> Any:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from wifguard.model import Finding, Severity
@@ -70,10 +70,3 @@ def summary_line(findings: Sequence[Finding]) -> str:
     counts = by_severity(findings)
     parts = [f"{n} {label}" for label, n in counts.items() if n]
     return f"{len(findings)} finding(s)" + (": " + ", ".join(parts) if parts else "")
-
-
-def finding_json(f: Finding, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    d = f.to_dict()
-    if extra:
-        d.update(extra)
-    return d

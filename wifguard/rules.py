@@ -78,7 +78,7 @@ class RuleSpec(BaseModel):
 
 
 _MACRO_VAR_RE = re.compile(r"\.\s*(?:all|exists|exists_one|map|filter)\s*\(\s*([A-Za-z_]\w*)\s*,")
-_STRING_RE = re.compile(r"""'(?:\\.|[^'\\])*'|"(?:\\.|[^"\\])*\"""")
+STRING_LITERAL_RE = re.compile(r"""'(?:\\.|[^'\\])*'|"(?:\\.|[^"\\])*\"""")
 
 
 def field_refs(expression: str, variables: Iterable[str]) -> dict[str, frozenset[str] | None]:
@@ -87,7 +87,7 @@ def field_refs(expression: str, variables: Iterable[str]) -> dict[str, frozenset
     Used to build the smallest activation and the memo key; a variable used other than as
     ``var.field`` (passed whole, indexed, iterated) counts as read whole.
     """
-    text = _STRING_RE.sub("''", expression)
+    text = STRING_LITERAL_RE.sub("''", expression)
     out: dict[str, frozenset[str] | None] = {}
     for var in variables:
         uses = list(re.finditer(rf"(?<![\w.]){re.escape(var)}\b", text))

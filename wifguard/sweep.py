@@ -88,11 +88,11 @@ async def sweep_and_record(conn: Connection, engine: Engine, store: str | None,
 def connection_for(sim_seed: str | Path | None, mode: str = "process") -> Iterator[tuple[Connection, Any]]:
     """Live connection, or a simulated tenant started from a seed for the duration of the block."""
     if sim_seed is None:
-        import os
+        from wifguard.settings import Settings
 
-        subs = tuple(s for s in os.environ.get("WIFGUARD_SUBSCRIPTIONS", "").split(",") if s)
-        yield Connection(tenant_id=os.environ.get("WIFGUARD_TENANT_ID") or None, subscriptions=subs,
-                         managed_identity_client_id=os.environ.get("AZURE_CLIENT_ID") or None), None
+        conn = Settings.from_env().connection()  # the same settings the Function App reads
+        assert isinstance(conn, Connection)
+        yield conn, None
         return
     from wifguard.sim import SimTenant
 

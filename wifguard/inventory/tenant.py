@@ -206,7 +206,7 @@ class Inventory:
             values = (r.get("body") or {}).get("value", []) if r["status"] < 400 else []
             sps[n] = values[0]["id"] if values else None
         by_principal: dict[str, list[RoleAssignment]] = {}
-        for ra in await self._all_assignments(errors):
+        for ra in await self._assignments_of(None, errors):
             by_principal.setdefault(ra.principal_id.lower(), []).append(ra)
         for n, body in bodies.items():
             sp_id = sps.get(n)
@@ -221,28 +221,14 @@ class Inventory:
             out[ids[n]] = TrustContext(ident, creds, tuple(ras), owners, defs)
         return out
 
-    async def _all_assignments(self, errors: list[str]) -> list[RoleAssignment]:
-        subs = await self.subscription_ids()
-
-        async def one(s: str) -> list[RoleAssignment]:
-            try:
-                return _assignments(await self.arm.role_assignments(f"/subscriptions/{s}"), errors)
-            except Exception as exc:
-                errors.append(f"role assignments in subscription {s}: {_short(exc)}")
-                return []
-
-        parts = await asyncio.gather(*(one(s) for s in subs))
-        seen: dict[str, RoleAssignment] = {}
-        for ra in [x for p in parts for x in p] + await self._mg_assignments(errors):
-            seen.setdefault(ra.id.lower(), ra)
-        return list(seen.values())
-
     async def _service_principal_of(self, app_id: str) -> str | None:
         data = await self.graph.get(f"/servicePrincipals?$filter=appId eq '{app_id}'&$select=id,appId")
         values = data.get("value", []) if data else []
         return values[0]["id"] if values else None
 
-    async def _assignments_of(self, principal_id: str, errors: list[str]) -> list[RoleAssignment]:
+    async def _assignments_of(self, principal_id: str | None, errors: list[str]) -> list[RoleAssignment]:
+        """Role assignments in every subscription and the management groups, de-duplicated by id:
+        one principal's (filtered at ARM) or, with ``principal_id=None``, everyone's."""
         subs = await self.subscription_ids()
 
         async def one(s: str) -> list[RoleAssignment]:
@@ -256,7 +242,7 @@ class Inventory:
         parts = await asyncio.gather(*(one(s) for s in subs))
         seen: dict[str, RoleAssignment] = {}
         for ra in [x for p in parts for x in p] + await self._mg_assignments(errors, principal_id):
-            if ra.principal_id.lower() == principal_id.lower():
+            if principal_id is None or ra.principal_id.lower() == principal_id.lower():
                 seen.setdefault(ra.id.lower(), ra)
         return list(seen.values())
 
@@ -312,9 +298,6 @@ class Inventory:
                 return None  # a system-assigned identity: no federated credentials possible
             return await self.managed_identity_context(rid, errors=errors)
         return await self.application_context(app_id=sp["appId"], errors=errors)
-
-    async def service_principal_context(self, sp_id: str, *, errors: list[str] | None = None) -> TrustContext | None:
-        return await self.principal_context(sp_id, errors=errors)
 
     async def role_assignment(self, assignment_id: str) -> RoleAssignment | None:
         from azure.core.exceptions import ResourceNotFoundError
