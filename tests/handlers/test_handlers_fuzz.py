@@ -204,7 +204,9 @@ def _mutate_tree(draw: st.DrawFn, doc: Any, rounds: int) -> Any:
         if isinstance(parent, dict) and draw(st.booleans()):
             del parent[key]
         else:
-            parent[key] = draw(JSON)
+            # A copy: a drawn value can be handed out again (Hypothesis replays and mutates
+            # examples), and assigning it inside itself made a cycle that _paths walked forever.
+            parent[key] = copy.deepcopy(draw(JSON))
     return doc
 
 
