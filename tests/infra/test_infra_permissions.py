@@ -6,7 +6,16 @@ import fnmatch
 import json
 
 import pytest
-from infra_helpers import INFRA, MODULES, ROOT, condition_of, parse_bicep, resolve, resource_body, resources_of_type
+from infra_helpers import (
+    INFRA,
+    MODULES,
+    ROOT,
+    condition_of,
+    parse_bicep,
+    resolve,
+    resource_body,
+    resources_of_type,
+)
 
 from wifguard.inventory.permissions import MODES, load_manifest
 

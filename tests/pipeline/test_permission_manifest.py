@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 import pytest
-from pipeline_helpers import OWNER_ROLE, PAYMENTS, SUB, TENANT, UAMI, audit_record, base_seed, fic
+from pipeline_helpers import PAYMENTS, SUB, TENANT, UAMI, audit_record, base_seed, fic
 
 from wifguard.inventory.permissions import load_manifest
 from wifguard.sim import SimTenant, service_principal_id_for
@@ -68,7 +68,13 @@ async def _walk(env: dict[str, str], quarantine_mode: str) -> None:
     from wifguard.inventory.connection import Connection
     from wifguard.inventory.tenant import CredentialWriter, Inventory
     from wifguard.quarantine import restore
-    from wifguard.runtime import build_responder, plan_sweep, process_audit_bodies, process_event_grid, run_shard
+    from wifguard.runtime import (
+        build_responder,
+        plan_sweep,
+        process_audit_bodies,
+        process_event_grid,
+        run_shard,
+    )
     from wifguard.settings import Settings
 
     settings = Settings.from_env({**env, "WIFGUARD_QUARANTINE_MODE": quarantine_mode,
