@@ -117,6 +117,8 @@ class Config(_Strict):
     privileged_roles: tuple[str, ...] = ()
     root_management_group_ids: tuple[str, ...] = ()
     approved_actors: tuple[str, ...] = ()  # user object ids, UPNs, service principal ids or appIds
+    # WIF703: a credential added and removed within this many minutes (a backdoor used and hidden).
+    add_remove_window_minutes: int = Field(default=60, ge=0)
     github: GitHubConfig = GitHubConfig()
     azure_devops: AzureDevOpsConfig = AzureDevOpsConfig()
     gitlab: GitLabConfig = GitLabConfig()

@@ -69,6 +69,7 @@ class ConfigFacts:
             "kubernetes_disallowed_namespaces": tuple(config.kubernetes.disallowed_namespaces),
             "kubernetes_disallowed_service_accounts": tuple(config.kubernetes.disallowed_service_accounts),
             "approved_actors": tuple(sorted(self.approved)),
+            "add_remove_window_minutes": config.add_remove_window_minutes,
             "allowed_audiences_text": ", ".join(repr(a) for a in config.allowed_audiences) or "(none)",
             "home_tenant_label": repr(self.home_tenant) if self.home_tenant else "home_tenant_id is not configured",
         }
@@ -216,6 +217,9 @@ def identity_view(ctx: TrustContext, cf: ConfigFacts) -> IdentityView:
         "id": ident.id,
         "name": ident.name,
         "kind": ident.kind.value,
+        # What it is, for messages: agent identity blueprints are applications of a derived type.
+        "kind_label": {"agentIdentityBlueprint": "agent identity blueprint"}.get(ident.subtype or "", "")
+        or ("app registration" if ident.kind is IdentityKind.APPLICATION else "managed identity"),
         "application": ident.kind is IdentityKind.APPLICATION,
         "managed_identity": ident.kind is IdentityKind.MANAGED_IDENTITY,
         "credential_count": len(ctx.credentials),
@@ -289,7 +293,22 @@ def change_vars(change: Change, owners: tuple[Owner, ...] | None, cf: ConfigFact
             (old.id is not None and new.id is not None and old.id.lower() == new.id.lower())
             or ((old.id is None or new.id is None) and old.name.lower() == new.name.lower()))),
         "time": change.time or "",
+        # WIF703: seconds between the credential's addition and removal (audit trail), -1 unknown.
+        "lifetime_seconds": _lifetime_seconds(change),
+        "lifetime_text": _lifetime_text(change),
     }
+
+
+def _lifetime_seconds(change: Change) -> int:
+    v = change.evidence.get("credentialLifetimeMinutes")
+    return round(float(v) * 60) if isinstance(v, int | float) else -1
+
+
+def _lifetime_text(change: Change) -> str:
+    secs = _lifetime_seconds(change)
+    if secs < 0:
+        return "an unknown time"
+    return f"{secs} seconds" if secs < 120 else f"{secs / 60:.0f} minutes"
 
 
 @dataclass(frozen=True)
