@@ -72,3 +72,12 @@ def test_a_single_line_of_garbage_is_still_one_rejected_body() -> None:
 def test_record_without_properties_or_directory_audit_fields_says_so() -> None:
     [d] = decode_audit_bodies([json.dumps({"operationName": "Update application", "time": "x"})])
     assert d.status == REJECTED and "directoryAudit" in d.reason
+
+
+def test_agent_identity_blueprint_target_is_an_application_object() -> None:
+    rec = _stratus()
+    rec["targetResources"][0].update(id="aaaaaaaa-0000-4000-8000-0000000000b1", type="AgentIdentityBlueprint")
+    [d] = decode_audit_bodies([json.dumps(rec)])
+    assert d.status == ACCEPTED
+    [c] = d.changes
+    assert c.identity_id_kind == "objectId" and c.evidence["targetType"] == "AgentIdentityBlueprint"
