@@ -144,7 +144,8 @@ class Config(_Strict):
         for p in self.allowed_issuers:
             if "{home_tenant_id}" in p:
                 if tid:
-                    p = p.replace("{home_tenant_id}", tid)
+                    # Cluster issuers carry the tenant in lower case (the path compares exactly).
+                    p = p.replace("{home_tenant_id}", tid.lower() if _is_cluster_pattern(p) else tid)
                 elif _is_cluster_pattern(p):
                     # AKS/Arc: with no home tenant the cluster's tenant cannot be checked (WIF107
                     # needs home_tenant_id); the entry then stands for any tenant's clusters.

@@ -210,3 +210,10 @@ def test_wif605_still_fires_alone_below_subscription() -> None:
 def test_wif601_without_write_rights_says_nothing_of_them() -> None:
     ev = evaluate(ctx(graph_fic(), [role("b7e6dc6d-f1e8-4753-8033-0f276bb0955b", SUB_SCOPE)]))
     assert "persist" not in one(ev, "WIF601").message
+
+
+def test_home_tenant_given_in_upper_case_still_allows_its_clusters() -> None:
+    eng = engine(home_tenant_id=HOME.upper())
+    ids = rule_ids(evaluate(ctx(arm_fic(issuer=ARC_HOME, subject=K8S_SUBJECT), kind=IdentityKind.MANAGED_IDENTITY),
+                            eng))
+    assert not {"WIF101", "WIF107"} & ids

@@ -229,7 +229,9 @@ def _mutate_tree(draw: st.DrawFn, doc: Any, rounds: int) -> Any:
         if isinstance(parent, dict) and draw(st.booleans()):
             del parent[key]
         else:
-            parent[key] = draw(JSON)
+            # A copy: SPICY samples the same list/dict objects every time, and a later round may
+            # mutate inside them (shared state makes hypothesis report a flaky strategy).
+            parent[key] = copy.deepcopy(draw(JSON))
     return doc
 
 
