@@ -170,5 +170,5 @@ async def test_management_groups_are_read_only_when_listed(sim: SimTenant) -> No
     assert not [r for r in sim.stats()["routes"] if "managementgroups" in r]
     # Listed but not granted: that is a missing permission, and it says which.
     async with Inventory(Connection.from_sim(sim, subscriptions=(SUB,), management_groups=(TENANT,))) as inv:
-        with pytest.raises(PermissionDenied, match="Microsoft.Authorization/roleAssignments/read"):
+        with pytest.raises(PermissionDenied, match=r"Microsoft\.Authorization/roleAssignments/read"):
             await inv.sweep()
