@@ -11,7 +11,10 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from wifguard.privilege.model import Privilege
 
 
 class ModelError(ValueError):
@@ -256,6 +259,8 @@ class RoleDefinition:
     name: str
     actions: tuple[str, ...] = ()
     not_actions: tuple[str, ...] = ()
+    data_actions: tuple[str, ...] = ()
+    not_data_actions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,6 +355,8 @@ class TrustContext:
     owners: tuple[Owner, ...] | None = None  # None: unknown
     role_definitions: Mapping[str, RoleDefinition] = field(default_factory=dict)
     tenant_id: str | None = None  # when known, its root management group counts as root scope
+    # Graph-side privilege (app permissions, directory roles, ownership, trust chains); None: not read.
+    privilege: Privilege | None = None
 
 
 class ChangeKind(StrEnum):

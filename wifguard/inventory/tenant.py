@@ -10,6 +10,7 @@ are resolved in bulk with ``directoryObjects/getByIds``.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from wifguard.model import (
 )
 from wifguard.roles import definition_from_arm
 
+log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
 OWNER_SELECT = "id,displayName,userPrincipalName,mail"
 EXPANDED_OWNER_CAP = 20
@@ -92,6 +94,7 @@ class Inventory:
         self.arm = ArmClient(conn, self.stats)
         self._subscriptions: list[str] | None = None
         self._definitions: dict[str, RoleDefinition] = {}
+        self._definition_scopes: set[str] = set()
 
     async def __aenter__(self) -> Inventory:
         return self
@@ -129,19 +132,23 @@ class Inventory:
         return out
 
     async def _definitions_for(self, assignments: Sequence[RoleAssignment], errors: list[str]) -> dict[str, RoleDefinition]:
-        """Custom role definitions referenced by these assignments (built-ins are known)."""
-        from wifguard.roles import BUILTIN_ROLES
-
-        missing = {ra.role_definition_id for ra in assignments
-                   if ra.role_guid not in BUILTIN_ROLES and ra.role_guid not in self._definitions}
-        for rd_id in missing:
-            scope = rd_id.split("/providers/Microsoft.Authorization/roleDefinitions/")[0] or "/"
+        """Every role definition (built-in and custom) the assignments reference, read live: one
+        listing per definition scope per run. When a listing fails, the shipped table of
+        built-in roles is the fallback (with a warning)."""
+        missing = {ra.role_definition_id for ra in assignments if ra.role_guid not in self._definitions}
+        scopes = {rd_id.lower().split("/providers/microsoft.authorization/roledefinitions/")[0] or "/"
+                  for rd_id in missing} - self._definition_scopes
+        for scope in sorted(scopes):
+            self._definition_scopes.add(scope)
             try:
-                for d in await self.arm.custom_role_definitions(scope):
+                for d in await self.arm.role_definitions(scope):
                     rd = definition_from_arm(d)
-                    self._definitions[rd.id] = rd
+                    self._definitions.setdefault(rd.id, rd)
             except Exception as exc:
-                errors.append(f"role definitions at {scope}: {_short(exc)}")
+                log.warning("role definitions at %s could not be read (%s); using the shipped table of built-in "
+                            "roles", scope, _short(exc))
+                errors.append(f"role definitions at {scope}: {_short(exc)}; built-in roles are named from the "
+                              "shipped table")
         return self._definitions
 
     # -- one identity (the event path) --------------------------------------------------------------
@@ -315,6 +322,7 @@ class Inventory:
         apps_task = asyncio.create_task(self._all_apps(report))
         owners_task = asyncio.create_task(self._all_owners(errors))
         arm_task = asyncio.create_task(self._all_arm(errors, report))
+        privilege_task = asyncio.create_task(self._privilege_run(tenant_wide=True))
         apps = await apps_task
         owners = await owners_task
         uamis, assignments = await arm_task
@@ -346,6 +354,8 @@ class Inventory:
             n_creds += len(ctx.credentials)
             if ctx.credentials:
                 contexts.append(ctx)
+        contexts = self._with_privilege(await privilege_task, apps, owners, by_principal, all_contexts, contexts,
+                                        errors)
         return SweepResult(
             contexts=contexts,
             tenant=TenantIndex.build(all_contexts),
@@ -357,6 +367,61 @@ class Inventory:
             seconds=time.perf_counter() - t0,
             all_identity_ids=[c.identity.id for c in all_contexts],
         )
+
+    async def _privilege_run(self, *, tenant_wide: bool, principals: Sequence[str] = ()) -> Any:
+        from wifguard.privilege.reader import PrivilegeRun, read_all
+
+        run = PrivilegeRun(self.graph, tenant_wide=tenant_wide)
+        await read_all(run, principals)
+        return run
+
+    def _with_privilege(self, run: Any, apps: Sequence[Mapping[str, Any]],
+                        owners: Mapping[str, tuple[Owner, ...] | None],
+                        by_principal: Mapping[str, Sequence[RoleAssignment]],
+                        all_contexts: list[TrustContext], contexts: list[TrustContext],
+                        errors: list[str]) -> list[TrustContext]:
+        """Attach Graph-side privilege to the sweep's contexts; managed identities that an app
+        trusts as its credential are evaluated too (WIF609), with or without credentials."""
+        from dataclasses import replace
+
+        from wifguard.privilege.reader import privilege_of
+
+        errors += run.errors
+        app_owned: dict[str, list[tuple[str, str, str]]] = {}
+        for app in apps:
+            for o in owners.get(str(app["id"]).lower()) or ():
+                if o.kind == "servicePrincipal":
+                    app_owned.setdefault(o.id.lower(), []).append(
+                        (str(app["id"]), str(app.get("appId") or ""), str(app.get("displayName") or app["id"])))
+        uamis = {c.identity.principal_id.lower(): c for c in all_contexts
+                 if c.identity.kind is IdentityKind.MANAGED_IDENTITY and c.identity.principal_id}
+        trusted: dict[str, list[tuple[Mapping[str, Any], Mapping[str, Any]]]] = {}
+        for app in apps:
+            for f in app.get("federatedIdentityCredentials") or []:
+                subject = str(f.get("subject") or "").lower()
+                if subject in uamis and self._home_issuer(str(f.get("issuer") or ""), uamis[subject]):
+                    trusted.setdefault(subject, []).append((app, f))
+        evaluated = {id(c) for c in contexts}
+        out: list[TrustContext] = []
+        for ctx in all_contexts:
+            ident = ctx.identity
+            pid = ident.principal_id or (run.sp_by_app_id.get(str(ident.app_id or "").lower())
+                                         if ident.kind is IdentityKind.APPLICATION else None)
+            chain = trusted.get(str(pid or "").lower(), [])
+            if id(ctx) not in evaluated and not chain:
+                continue
+            priv = privilege_of(run, pid, role_assignments=by_principal, app_owned=app_owned, trusted_by=chain) \
+                if pid else None
+            out.append(replace(ctx, privilege=priv))
+        return out
+
+    def _home_issuer(self, issuer: str, uami: TrustContext) -> bool:
+        """Entra ID issuer of the home tenant (the tenant the managed identity lives in)."""
+        from wifguard.privilege.reader import entra_issuer_tenant
+
+        tenant = entra_issuer_tenant(issuer)
+        home = (self.conn.tenant_id or "").lower()
+        return bool(tenant) and (tenant == home if home else True)
 
     async def _all_apps(self, report: Progress) -> list[dict[str, Any]]:
         url = applications_url(self.graph, select=["id", "appId", "displayName"],
