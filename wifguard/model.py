@@ -353,10 +353,12 @@ class TrustContext:
     credentials: tuple[Credential, ...] = ()
     role_assignments: tuple[RoleAssignment, ...] = ()
     owners: tuple[Owner, ...] | None = None  # None: unknown
-    role_definitions: Mapping[str, RoleDefinition] = field(default_factory=dict)
+    # Shared by every context of a sweep (all definitions read live), so left out of repr: Python
+    # 3.11's asyncio.run formats the main task's result when it restores the SIGINT handler.
+    role_definitions: Mapping[str, RoleDefinition] = field(default_factory=dict, repr=False)
     tenant_id: str | None = None  # when known, its root management group counts as root scope
     # Graph-side privilege (app permissions, directory roles, ownership, trust chains); None: not read.
-    privilege: Privilege | None = None
+    privilege: Privilege | None = field(default=None, repr=False)
 
 
 class ChangeKind(StrEnum):

@@ -6,8 +6,9 @@ everything once into one service object"; Custodian's decorator registry). Cache
 run: a resource's ``appRoles`` are read once per resource, the tenant's directory role
 assignments, eligibility schedules and definitions once per run.
 
-A sweep reads tenant-wide listings (``servicePrincipals?$expand=appRoleAssignments``,
-``servicePrincipals?$expand=owners``); a batch of events reads its principals with ``$batch``.
+A sweep reads tenant-wide listings (Microsoft Graph's ``appRoleAssignedTo``, the directory role
+listings, ``servicePrincipals?$expand=owners``); a batch of events reads its principals with
+``$batch``.
 Failed reads are recorded in ``errors`` and never turn into "no privilege" silently.
 """
 
@@ -20,8 +21,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from wifguard.inventory.graph import GraphClient, GraphError
+from wifguard.inventory.graph import GraphClient, GraphError, NotFound
 from wifguard.privilege.model import (
+    MICROSOFT_GRAPH_APP_ID,
     AppPermission,
     DirectoryRole,
     Holdings,
@@ -32,7 +34,6 @@ from wifguard.privilege.model import (
 )
 
 log = logging.getLogger(__name__)
-EXPANDED_CAP = 20  # Graph returns at most 20 expanded related objects
 
 
 def _short(exc: BaseException) -> str:
@@ -119,22 +120,29 @@ class AppPermissionsSource:
 
     async def read(self, run: PrivilegeRun, principals: Sequence[str]) -> None:
         if run.tenant_wide:
-            capped: list[str] = []
-            url = "/servicePrincipals?$select=id,appId,displayName,servicePrincipalType&$expand=appRoleAssignments&$top=999"
+            # From the resource's side: every grant of a Microsoft Graph permission in one listing
+            # (appRoleAssignedTo), instead of every service principal's grants.
             try:
-                async for page in run.graph.pages(url, low_priority=True):
-                    for sp in page:
-                        run.remember_sp(sp)
-                        grants = list(sp.get("appRoleAssignments") or [])
-                        key = str(sp["id"]).lower()
-                        if grants:
-                            run.raw_grants[key] = grants
-                        if len(grants) >= EXPANDED_CAP:
-                            capped.append(key)
+                graph_sp = await run.graph.get(
+                    f"/servicePrincipals(appId='{MICROSOFT_GRAPH_APP_ID}')?$select=id,appId,displayName,appRoles",
+                    low_priority=True)
+            except NotFound:
+                return  # a tenant without the Microsoft Graph service principal has no Graph grants
             except GraphError as exc:
-                run.errors.append(f"application permissions could not be listed ({_short(exc)}); WIF606 is skipped")
+                run.errors.append(f"Microsoft Graph permissions could not be read ({_short(exc)}); WIF606 is skipped")
                 return
-            await self._read_lists(run, capped)
+            gid = str(graph_sp["id"]).lower()
+            run.resources[gid] = graph_sp
+            try:
+                async for page in run.graph.pages(f"/servicePrincipals/{gid}/appRoleAssignedTo?$top=999",
+                                                  low_priority=True):
+                    for a in page:
+                        if str(a.get("principalType", "ServicePrincipal")) == "ServicePrincipal":
+                            run.raw_grants.setdefault(str(a.get("principalId", "")).lower(), []).append(a)
+            except GraphError as exc:
+                run.errors.append(f"Microsoft Graph permission grants could not be listed ({_short(exc)}); "
+                                  "WIF606 is skipped")
+                return
         else:
             await self._read_lists(run, principals)
         await self._resolve(run)
@@ -228,6 +236,7 @@ class OwnershipSource:
                         "/servicePrincipals?$select=id,appId,displayName&$expand=owners($select=id)&$top=999",
                         low_priority=True):
                     for sp in page:
+                        run.remember_sp(sp)
                         for o in sp.get("owners") or []:
                             run.owned.setdefault(str(o.get("id", "")).lower(), []).append(OwnedObject(
                                 str(sp["id"]), "servicePrincipal", str(sp.get("displayName") or sp["id"]),

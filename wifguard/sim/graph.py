@@ -448,7 +448,7 @@ def _cached_expand(req: Req) -> dict[str, list[str] | None]:
 
 
 _COLLECTIONS = {"applications", "federatedIdentityCredentials", "owners", "servicePrincipals", "users",
-                "directoryObjects", "getByIds", "$batch", "appRoleAssignments", "ownedObjects", "roleManagement",
+                "directoryObjects", "getByIds", "$batch", "appRoleAssignments", "appRoleAssignedTo", "ownedObjects", "roleManagement",
                 "directory", "roleAssignments", "roleEligibilitySchedules", "roleDefinitions"}
 
 

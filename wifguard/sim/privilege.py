@@ -1,6 +1,6 @@
 """Privilege data of the simulated tenant, served in Graph's shapes: app role assignments
-granted to service principals (``/servicePrincipals/{id}/appRoleAssignments`` and
-``$expand=appRoleAssignments``), service principal owners and ``ownedObjects``, and Entra role
+granted to service principals (``/servicePrincipals/{id}/appRoleAssignments``, the resource's
+``appRoleAssignedTo`` and ``$expand=appRoleAssignments``), service principal owners and ``ownedObjects``, and Entra role
 management (``/roleManagement/directory/roleAssignments``, ``roleEligibilitySchedules``,
 ``roleDefinitions``).
 
@@ -56,7 +56,7 @@ GRAPH_APP_ROLES: dict[str, str] = {
 }
 
 _SP_NAV_RE = re.compile(
-    r"^/servicePrincipals(?:/(?P<id>[^/(]+)|\(appId='(?P<appid>[^']*)'\))/(?P<nav>appRoleAssignments|ownedObjects|owners)$")
+    r"^/servicePrincipals(?:/(?P<id>[^/(]+)|\(appId='(?P<appid>[^']*)'\))/(?P<nav>appRoleAssignments|appRoleAssignedTo|ownedObjects|owners)$")
 _ROLE_MGMT_RE = re.compile(r"^/roleManagement/directory/(?P<coll>roleAssignments|roleEligibilitySchedules|roleDefinitions)"
                            r"(?:/(?P<id>[^/]+))?$")
 
@@ -202,10 +202,12 @@ def route(api: GraphApi, req: Req) -> Resp | None:
         if key not in t.sps:
             raise not_found("servicePrincipal", m.group("id") or m.group("appid") or "")
         nav = m.group("nav")
-        if nav == "appRoleAssignments":
-            grants = {str(n): a for n, a in enumerate(priv.app_role_assignments.get(key, []))}
-            return api._list(req, f"servicePrincipals('{key}')/appRoleAssignments", list(grants), grants,
-                             api._render_plain, {})
+        if nav in ("appRoleAssignments", "appRoleAssignedTo"):
+            items = priv.app_role_assignments.get(key, []) if nav == "appRoleAssignments" else [
+                a for grants in priv.app_role_assignments.values() for a in grants
+                if str(a.get("resourceId", "")).lower() == key]
+            table = {str(n): a for n, a in enumerate(items)}
+            return api._list(req, f"servicePrincipals('{key}')/{nav}", list(table), table, api._render_plain, {})
         ids = priv.owned_by(t, key) if nav == "ownedObjects" else priv.sp_owners.get(key, [])
         ids = [i for i in ids if t.directory_object(i) is not None]
         return api._list(req, "directoryObjects", ids, None,
