@@ -339,7 +339,10 @@ def role_facts(guid: str, definitions: Mapping[str, RoleDefinition], privileged_
     wide = any(a.strip().lower() in {"*", "microsoft.authorization/*"} and a not in not_actions for a in actions)
     writes_ra = grants(actions, not_actions, ROLE_ASSIGNMENT_WRITE)
     writes_fic = grants(actions, not_actions, FIC_WRITE)
-    sensitive = any(grants(actions, not_actions, op) for op in SENSITIVE_OPERATIONS) or (
+    # ARM's `*` also matches an empty segment (`userAssignedIdentities/*/assign/action` grants
+    # `userAssignedIdentities/assign/action`): try the collapsed form too.
+    wide_actions = (*actions, *(a.replace("/*/", "/") for a in actions if "/*/" in a))
+    sensitive = any(grants(wide_actions, not_actions, op) for op in SENSITIVE_OPERATIONS) or (
         d is not None and any(grants(d.data_actions, d.not_data_actions, op) for op in SENSITIVE_DATA_OPERATIONS))
     privileged = guid in privileged_roles or wide or writes_ra or writes_fic or sensitive
     return RoleFacts(
