@@ -21,7 +21,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from wifguard.inventory.graph import GraphClient, GraphError, NotFound
+from wifguard.inventory.graph import GraphClient, GraphError, NotFound, raise_for_denied
+from wifguard.inventory.permissions import PermissionDenied
 from wifguard.privilege.model import (
     MICROSOFT_GRAPH_APP_ID,
     AppPermission,
@@ -102,6 +103,7 @@ async def _batch_get(run: PrivilegeRun, urls: Mapping[str, str]) -> dict[str, di
     out: dict[str, dict[str, Any]] = {}
     for n, k in enumerate(keys):
         r = res.get(str(n), {"status": 0, "body": None})
+        raise_for_denied(r, "GET", urls[k])
         body = r.get("body") or {}
         if 0 < r["status"] < 400 and isinstance(body, dict) and body.get("@odata.nextLink"):
             values = list(body.get("value") or [])
@@ -268,6 +270,8 @@ async def read_all(run: PrivilegeRun, principals: Sequence[str], sources: Iterab
     ps = list(dict.fromkeys(p.lower() for p in principals if p))
     results = await asyncio.gather(*(SOURCES[n]().read(run, ps) for n in names), return_exceptions=True)
     for n, r in zip(names, results, strict=True):
+        if isinstance(r, PermissionDenied):
+            raise r  # a missing permission blocks: never evaluate from a partial view
         if isinstance(r, BaseException):
             run.errors.append(f"privilege source {n} failed: {_short(r)}")
     return time.perf_counter() - t0
