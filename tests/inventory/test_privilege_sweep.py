@@ -94,3 +94,27 @@ def test_near_miss_role_unknown_to_the_tenant_is_not_privileged(tmp_path: Path) 
 def test_engine_config_can_lower_a_shipped_tier() -> None:
     eng = Engine(load_config(overrides={"privilege": {"directory_roles": {"Privileged Role Administrator": 2}}}))
     assert eng.cf.tiering.directory_role("e8611ab8-c189-46e8-94e1-60213ab1f814", "Privileged Role Administrator") == 2
+
+
+async def test_event_path_reads_the_same_privilege() -> None:
+    """Events re-read one identity at a time ($batch, one directory-role listing) and see what a
+    sweep sees: each source, ownership through ownedObjects, trust through the app's credential."""
+    seed = json.loads(SEED.read_text())
+    sub = seed["subscriptions"][0]["subscriptionId"]
+    mi = f"/subscriptions/{sub}/resourcegroups/rg-ops/providers/Microsoft.ManagedIdentity/userAssignedIdentities/mi-deployer"
+    with SimTenant.start(seed) as sim:
+        conn = Connection.from_sim(sim)
+        eng = Engine(load_config(overrides={"home_tenant_id": sim.tenant_id}))
+        errors: list[str] = []
+        async with Inventory(conn) as inv:
+            ctxs = await inv.application_contexts([a["id"] for a in seed["applications"]], errors=errors)
+            uami = await inv.managed_identity_context(mi, errors=errors)
+            single = await inv.application_context("a0000000-0000-0000-0000-000000000003", errors=errors)
+    assert errors == []
+    fired = {}
+    for c in [*ctxs.values(), uami, single]:
+        assert c is not None
+        rules = {f.rule_id for f in eng.evaluate(c).findings} & (PRIVILEGE_RULES | {"WIF605"})
+        if rules:
+            fired[c.identity.name] = rules
+    assert fired == EXPECTED

@@ -200,7 +200,7 @@ class Inventory:
         creds = _credentials(body.get("federatedIdentityCredentials", []), False, errors, ident.name)
         ras = await self._assignments_of(sp_id, errors) if sp_id else []
         defs = await self._definitions_for(ras, errors)
-        return TrustContext(ident, creds, tuple(ras), owners, defs)
+        return (await self._event_privilege([TrustContext(ident, creds, tuple(ras), owners, defs)], errors))[0]
 
     async def application_contexts(self, object_ids: Iterable[str], *, errors: list[str] | None = None
                                    ) -> dict[str, TrustContext | None]:
@@ -252,7 +252,9 @@ class Inventory:
             ras = by_principal.get(sp_id.lower(), []) if sp_id else []
             defs = await self._definitions_for(ras, errors)
             out[ids[n]] = TrustContext(ident, creds, tuple(ras), owners, defs)
-        return out
+        live = [c for c in out.values() if c is not None]
+        done = {c.identity.id: c for c in await self._event_privilege(live, errors)}
+        return {k: (done.get(c.identity.id, c) if c is not None else None) for k, c in out.items()}
 
     async def _service_principal_of(self, app_id: str) -> str | None:
         data = await self.graph.get(f"/servicePrincipals?$filter=appId eq '{app_id}'&$select=id,appId")
@@ -290,7 +292,7 @@ class Inventory:
             fics = await self.arm.credentials(resource_id)
         except ResourceNotFoundError:
             return None
-        return await self._uami_context(uami, fics, errors, rg_tags=None)
+        return (await self._event_privilege([await self._uami_context(uami, fics, errors, rg_tags=None)], errors))[0]
 
     async def _uami_context(self, uami: Mapping[str, Any], fics: Sequence[Mapping[str, Any]], errors: list[str],
                             rg_tags: Mapping[str, str] | None, assignments: Sequence[RoleAssignment] | None = None,
@@ -397,6 +399,66 @@ class Inventory:
             seconds=time.perf_counter() - t0,
             all_identity_ids=[c.identity.id for c in all_contexts],
         )
+
+    async def _event_privilege(self, contexts: list[TrustContext], errors: list[str]) -> list[TrustContext]:
+        """Graph-side privilege for a few identities (the event path): ``$batch`` reads of their
+        grants and owned objects, one directory-role listing, then the same for what they own
+        and, for managed identities, the apps that trust them."""
+        from dataclasses import replace
+
+        from wifguard.privilege.reader import PrivilegeRun, batch_get, privilege_of, read_all
+
+        pids = [c.identity.principal_id for c in contexts if c.identity.principal_id]
+        if not pids:
+            return contexts
+        run = PrivilegeRun(self.graph)
+        await read_all(run, pids)
+        owned = [o for p in pids for o in run.owned.get(p.lower(), [])]
+        trusted: dict[str, list[tuple[Mapping[str, Any], Mapping[str, Any]]]] = {}
+        for c in contexts:
+            pid = (c.identity.principal_id or "").lower()
+            if c.identity.kind is IdentityKind.MANAGED_IDENTITY and pid:
+                trusted[pid] = [(app, f) for app in await self._apps_trusting(pid, errors)
+                                for f in app.get("federatedIdentityCredentials") or []
+                                if str(f.get("subject") or "").lower() == pid and self._home_issuer(str(f.get("issuer")), c)]
+        app_ids = {o.app_id for o in owned if o.object_type == "application" and o.app_id}
+        app_ids |= {str(app.get("appId")) for chain in trusted.values() for app, _ in chain if app.get("appId")}
+        if app_ids:
+            res = await batch_get(run, {a: f"/servicePrincipals(appId='{a}')?$select=id,appId,displayName"
+                                        for a in sorted(app_ids)})
+            for r in res.values():
+                if 0 < r["status"] < 400:
+                    run.remember_sp(r["body"])
+        for o in owned:
+            if o.object_type == "servicePrincipal":
+                run.remember_sp({"id": o.object_id, "appId": o.app_id, "displayName": o.name})
+        targets = [sp for a in app_ids if (sp := run.sp_by_app_id.get(a.lower()))]
+        targets += [o.object_id.lower() for o in owned if o.object_type == "servicePrincipal"]
+        targets = [t for t in dict.fromkeys(targets) if t not in run.raw_grants]
+        if targets:
+            await read_all(run, targets, sources=["app_permissions"])
+        ras: dict[str, list[RoleAssignment]] = {t: await self._assignments_of(t, errors) for t in targets}
+        await self._definitions_for([ra for v in ras.values() for ra in v], errors)
+        errors += run.errors
+        out = []
+        for c in contexts:
+            principal = c.identity.principal_id
+            out.append(replace(c, privilege=privilege_of(run, principal, role_assignments=ras,
+                                                         trusted_by=trusted.get(principal.lower(), []))
+                               if principal else None))
+        return out
+
+    async def _apps_trusting(self, principal_id: str, errors: list[str]) -> list[dict[str, Any]]:
+        """Apps with a federated credential whose subject is this managed identity's principal id."""
+        url = (f"/applications?$filter=federatedIdentityCredentials/any(f:f/subject eq '{principal_id}')"
+               "&$count=true&$select=id,appId,displayName&$expand=federatedIdentityCredentials&$top=999")
+        apps: list[dict[str, Any]] = []
+        try:
+            async for page in self.graph.pages(url, consistency=True):
+                apps += page
+        except GraphError as exc:
+            errors.append(f"apps trusting managed identity {principal_id}: {_short(exc)}; WIF609 is skipped")
+        return apps
 
     async def _privilege_run(self, *, tenant_wide: bool, principals: Sequence[str] = ()) -> Any:
         from wifguard.privilege.reader import PrivilegeRun, read_all

@@ -95,7 +95,7 @@ def register(name: str) -> Callable[[type[PrivilegeSource]], type[PrivilegeSourc
     return deco
 
 
-async def _batch_get(run: PrivilegeRun, urls: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+async def batch_get(run: PrivilegeRun, urls: Mapping[str, str]) -> dict[str, dict[str, Any]]:
     """GET many URLs through ``$batch``; ``{key: {status, body}}``; follows nextLinks of lists."""
     keys = list(urls)
     res = await run.graph.batch([{"id": str(n), "method": "GET", "url": urls[k]} for n, k in enumerate(keys)],
@@ -152,7 +152,7 @@ class AppPermissionsSource:
     async def _read_lists(self, run: PrivilegeRun, principals: Sequence[str]) -> None:
         if not principals:
             return
-        res = await _batch_get(run, {p: f"/servicePrincipals/{p}/appRoleAssignments?$top=999" for p in principals})
+        res = await batch_get(run, {p: f"/servicePrincipals/{p}/appRoleAssignments?$top=999" for p in principals})
         for p, r in res.items():
             if r["status"] == 404:
                 continue
@@ -166,7 +166,7 @@ class AppPermissionsSource:
         missing = [r for r in wanted if r and r not in run.resources]
         for i in range(0, len(missing), 200):
             chunk = missing[i:i + 200]
-            res = await _batch_get(run, {r: f"/servicePrincipals/{r}?$select=id,appId,displayName,appRoles"
+            res = await batch_get(run, {r: f"/servicePrincipals/{r}?$select=id,appId,displayName,appRoles"
                                          for r in chunk})
             for r, out in res.items():
                 if 0 < out["status"] < 400:
@@ -248,7 +248,7 @@ class OwnershipSource:
             return
         if not principals:
             return
-        res = await _batch_get(run, {p: f"/servicePrincipals/{p}/ownedObjects?$select=id,appId,displayName&$top=999"
+        res = await batch_get(run, {p: f"/servicePrincipals/{p}/ownedObjects?$select=id,appId,displayName&$top=999"
                                      for p in principals})
         for p, r in res.items():
             if r["status"] == 404:
