@@ -355,9 +355,15 @@ class Inventory:
         owners_task = asyncio.create_task(self._all_owners(errors))
         arm_task = asyncio.create_task(self._all_arm(errors, report))
         privilege_task = asyncio.create_task(self._privilege_run(tenant_wide=True))
-        apps = await apps_task
-        owners = await owners_task
-        uamis, assignments = await arm_task
+        tasks = (apps_task, owners_task, arm_task, privilege_task)
+        try:
+            apps, owners, (uamis, assignments), privilege_run = await asyncio.gather(*tasks)
+        except BaseException:
+            # e.g. PermissionDenied: stop the other readers instead of leaving them running.
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
         by_principal: dict[str, list[RoleAssignment]] = {}
         for ra in assignments:
             by_principal.setdefault(ra.principal_id.lower(), []).append(ra)
@@ -386,8 +392,7 @@ class Inventory:
             n_creds += len(ctx.credentials)
             if ctx.credentials:
                 contexts.append(ctx)
-        contexts = self._with_privilege(await privilege_task, apps, owners, by_principal, all_contexts, contexts,
-                                        errors)
+        contexts = self._with_privilege(privilege_run, apps, owners, by_principal, all_contexts, contexts, errors)
         return SweepResult(
             contexts=contexts,
             tenant=TenantIndex.build(all_contexts),
