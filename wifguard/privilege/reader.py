@@ -103,7 +103,8 @@ async def batch_get(run: PrivilegeRun, urls: Mapping[str, str]) -> dict[str, dic
     out: dict[str, dict[str, Any]] = {}
     for n, k in enumerate(keys):
         r = res.get(str(n), {"status": 0, "body": None})
-        raise_for_denied(r, "GET", urls[k])
+        if not _licence_error(r):
+            raise_for_denied(r, "GET", urls[k])
         body = r.get("body") or {}
         if 0 < r["status"] < 400 and isinstance(body, dict) and body.get("@odata.nextLink"):
             values = list(body.get("value") or [])
@@ -189,39 +190,46 @@ class DirectoryRolesSource:
     async def read(self, run: PrivilegeRun, principals: Sequence[str]) -> None:
         from wifguard.privilege.tiering import shipped_tiering
 
+        # One $batch for the three listings (their further pages are followed), tenant-wide: owned
+        # and trusting identities need their roles too, and a tenant has few of them.
+        res = await batch_get(run, {
+            "definitions": "/roleManagement/directory/roleDefinitions?$select=id,templateId,displayName",
+            "active": "/roleManagement/directory/roleAssignments?$top=999",
+            "eligible": "/roleManagement/directory/roleEligibilitySchedules?$top=999",
+        })
         names = dict(shipped_tiering().directory_role_names)
-        try:
-            async for page in run.graph.pages("/roleManagement/directory/roleDefinitions?$select=id,templateId,displayName",
-                                              low_priority=True):
-                for d in page:
-                    for k in (d.get("id"), d.get("templateId")):
-                        if k:
-                            names[str(k).lower()] = str(d.get("displayName") or k)
-        except GraphError as exc:
-            log.warning("directory role definitions could not be read (%s); using the shipped names", _short(exc))
-        # One tenant-wide listing each (not one query per principal): owned and trusting
-        # identities need theirs too, and a tenant has few directory role assignments.
-        wanted = None
-        for path, eligible in (("/roleManagement/directory/roleAssignments", False),
-                               ("/roleManagement/directory/roleEligibilitySchedules", True)):
-            try:
-                async for page in run.graph.pages(f"{path}?$top=999", low_priority=True):
-                    for a in page:
-                        pid = str(a.get("principalId", "")).lower()
-                        if wanted is not None and pid not in wanted:
-                            continue
-                        if eligible and str(a.get("status", "Provisioned")).lower() not in ("provisioned", "granted"):
-                            continue
-                        rid = str(a.get("roleDefinitionId", ""))
-                        run.directory.setdefault(pid, []).append(DirectoryRole(
-                            str(a.get("id", "")), rid, names.get(rid.lower(), rid),
-                            str(a.get("directoryScopeId") or "/"), eligible))
-            except GraphError as exc:
-                if eligible and exc.status in (400, 403) and "licen" in str(exc).lower():
+        if 0 < res["definitions"]["status"] < 400:
+            for d in (res["definitions"]["body"] or {}).get("value") or []:
+                for k in (d.get("id"), d.get("templateId")):
+                    if k:
+                        names[str(k).lower()] = str(d.get("displayName") or k)
+        else:
+            log.warning("directory role definitions could not be read (Graph %s); using the shipped names",
+                        res["definitions"]["status"])
+        for key, eligible in (("active", False), ("eligible", True)):
+            r = res[key]
+            if not 0 < r["status"] < 400:
+                if eligible and _licence_error(r):
                     continue  # no Entra ID P2: the tenant has no PIM eligibility
                 what = "eligible" if eligible else "active"
-                run.errors.append(f"{what} directory role assignments could not be listed ({_short(exc)}); "
+                run.errors.append(f"{what} directory role assignments could not be listed (Graph {r['status']}); "
                                   "WIF607 is incomplete")
+                continue
+            for a in (r["body"] or {}).get("value") or []:
+                if eligible and str(a.get("status", "Provisioned")).lower() not in ("provisioned", "granted"):
+                    continue
+                rid = str(a.get("roleDefinitionId", ""))
+                run.directory.setdefault(str(a.get("principalId", "")).lower(), []).append(DirectoryRole(
+                    str(a.get("id", "")), rid, names.get(rid.lower(), rid), str(a.get("directoryScopeId") or "/"),
+                    eligible))
+
+
+def _licence_error(item: Mapping[str, Any]) -> bool:
+    """Graph's answer when the tenant lacks the licence for a feature (not a missing permission)."""
+    body = item.get("body")
+    err = body.get("error") if isinstance(body, Mapping) else None
+    text = f"{err.get('code', '')} {err.get('message', '')}" if isinstance(err, Mapping) else ""
+    return "licen" in text.lower() or "premium" in text.lower()
 
 
 @register("ownership")
