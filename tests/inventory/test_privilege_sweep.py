@@ -26,7 +26,7 @@ EXPECTED = {
     "ga-app": {"WIF607"},
     "mi-deployer": {"WIF609"},
     "azure-app": {"WIF601"},
-    "arc-app": {"WIF601", "WIF605"},
+    "arc-app": {"WIF601"},  # WIF605 stays quiet where WIF601 fires on the assignment
 }
 
 
