@@ -54,15 +54,23 @@ def _root(
     version: Annotated[bool, typer.Option("--version", "-V", callback=_version, is_eager=True,
                                           help="Print the version and exit.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logging.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only findings and errors: no summaries or "
+                                        "notes.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what happens (INFO).")] = False,
+    no_color: Annotated[bool, typer.Option("--no-color", help="No colours (NO_COLOR is honoured too).")] = False,
 ) -> None:
     """Compliance responder for Microsoft Entra workload identity federation.
 
     Exit codes: 0 clean, 1 findings at or above --fail-on, 2 unusable input or a failure."""
-    RUN.debug = debug
-    if debug:
+    RUN.debug, RUN.quiet, RUN.verbose, RUN.no_color = debug, quiet, verbose, no_color
+    if no_color:
+        import os
+
+        os.environ["NO_COLOR"] = "1"  # rich, and anything else that honours the convention
+    if debug or verbose:
         import logging
 
-        logging.basicConfig(level=logging.DEBUG)
+        logging.basicConfig(level=logging.DEBUG if debug else logging.INFO)
 
 
 def console(output: Path | None = None) -> Any:
@@ -81,6 +89,43 @@ class EvalFormat(StrEnum):
     table = "table"
     json = "json"
     sarif = "sarif"
+    csv = "csv"
+    junit = "junit"
+    markdown = "markdown"
+
+
+class SeverityOpt(StrEnum):
+    info = "info"
+    low = "low"
+    medium = "medium"
+    high = "high"
+    critical = "critical"
+
+
+SeverityFilter = Annotated[SeverityOpt | None, typer.Option("--severity", help="Report only findings at or above "
+                                                                                "this severity.")]
+RuleFilter = Annotated[list[str] | None, typer.Option("--rule", help="Report only these rule ids (globs, e.g. "
+                                                                     "'WIF1*'); repeatable.")]
+SkipRuleFilter = Annotated[list[str] | None, typer.Option("--skip-rule", help="Do not report these rule ids "
+                                                                              "(globs); repeatable.")]
+
+
+def _selector(severity: SeverityOpt | None, rule: list[str] | None, skip_rule: list[str] | None) -> Any:
+    from wifguard.model import Severity
+    from wifguard.selection import wanted
+
+    sev = Severity.parse(severity.value) if severity else None
+    return lambda f: wanted(f, severity=sev, rules=rule or (), skip_rules=skip_rule or ())
+
+
+def _render_rows(fmt: str, rows: list[dict[str, Any]], checked: int, title: str) -> str:
+    from wifguard.formats import to_csv, to_junit, to_markdown
+
+    if fmt == "csv":
+        return to_csv(rows)
+    if fmt == "junit":
+        return to_junit(rows, suite=title, checked=checked)
+    return to_markdown(rows, title=title)
 
 
 class FailOn(StrEnum):
@@ -100,6 +145,12 @@ ConfigOpt = Annotated[
 
 def _err(msg: str) -> None:
     typer.echo(msg, err=True)
+
+
+def _note(msg: str) -> None:
+    """Informational stderr line (silenced by --quiet)."""
+    if not RUN.quiet:
+        typer.echo(msg, err=True)
 
 
 def _settings() -> Any:
@@ -157,15 +208,35 @@ def evaluate(
     format: Annotated[EvalFormat, typer.Option("--format", "-f", help="Output format.")] = EvalFormat.table,
     fail_on: Annotated[FailOn, typer.Option(help="Exit 1 when a finding reaches this severity.")] = FailOn.high,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report to a file.")] = None,
+    severity: SeverityFilter = None,
+    rule: RuleFilter = None,
+    skip_rule: SkipRuleFilter = None,
+    baseline: Annotated[Path | None, typer.Option("--baseline", help="A previous JSON or SARIF report: its "
+                                                  "findings (by fingerprint) are not reported again.")] = None,
 ) -> None:
-    """Evaluate credential files offline (pre-merge checks). Exit 0 clean, 1 findings, 2 unusable input."""
+    """Evaluate credential files offline (pre-merge checks); `-` reads standard input.
+
+    Exit 0 clean, 1 findings at or above --fail-on, 2 unusable input."""
     from wifguard.evaluate import evaluate_paths
     from wifguard.model import Severity
     from wifguard.report import render_table, summary_line
     from wifguard.sarif import build_sarif
+    from wifguard.selection import BaselineError, load_baseline, split_baseline
 
     engine = _load_engine(config)
+    known: frozenset[str] = frozenset()
+    if baseline is not None:
+        try:
+            known = load_baseline(baseline)
+        except BaselineError as exc:
+            _err(f"wifguard: {exc}")
+            raise typer.Exit(2) from None
     result = evaluate_paths(engine, paths)
+    keep = _selector(severity, rule, skip_rule)
+    result.located = [(f, loc) for f, loc in result.located if keep(f)]
+    in_baseline = 0
+    if known:
+        result.located, in_baseline = split_baseline(result.located, known, key=lambda p: p[0])
     if result.files == 0:
         # A CI path typo must not pass as "0 files, clean".
         _err(f"wifguard: no *.json credential file found in {', '.join(map(str, paths))} (evaluate)")
@@ -173,10 +244,17 @@ def evaluate(
     for e in result.errors:
         _err(f"wifguard: {e}")
     for ex in engine.expired_exemptions():
-        _err(f"wifguard: exemption expired on {ex.expires} (rule {ex.rule}, identity {ex.identity}): {ex.reason}")
+        _note(f"wifguard: exemption expired on {ex.expires} (rule {ex.rule}, identity {ex.identity}): {ex.reason}")
     findings = [f for f, _ in result.located]
+    if in_baseline:
+        _note(f"wifguard: {in_baseline} finding(s) already in the baseline {baseline} are not reported")
     if format is EvalFormat.json:
-        _write(_dump(result.to_json(engine)), output)
+        data = result.to_json(engine)
+        data["summary"]["in_baseline"] = in_baseline
+        _write(_dump(data), output)
+    elif format in (EvalFormat.csv, EvalFormat.junit, EvalFormat.markdown):
+        _write(_render_rows(format.value, result.to_json(engine)["findings"], result.credentials,
+                            "wifguard evaluate"), output)
     elif format is EvalFormat.sarif:
         severities = {r.id: engine.severity_of(r) for r in engine.all_rules}
         log = build_sarif(result.located, engine.all_rules, severities,
@@ -186,8 +264,10 @@ def evaluate(
         out = console(output)
         if findings:
             out.print(render_table(findings))
-        out.print(f"{result.files} file(s), {result.credentials} credential(s): {summary_line(findings)}"
-                      + (f"; {len(result.exempted)} exempted" if result.exempted else ""))
+        if not RUN.quiet:
+            out.print(f"{result.files} file(s), {result.credentials} credential(s): {summary_line(findings)}"
+                      + (f"; {len(result.exempted)} exempted" if result.exempted else "")
+                      + (f"; {in_baseline} in the baseline" if in_baseline else ""))
     if result.errors:
         raise typer.Exit(2)
     if fail_on is not FailOn.none:
@@ -199,6 +279,14 @@ def evaluate(
 class SweepFormat(StrEnum):
     table = "table"
     json = "json"
+
+
+class SweepOutFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    junit = "junit"
+    markdown = "markdown"
 
 
 class QuarantineMode(StrEnum):
@@ -219,7 +307,7 @@ NoNotifyOpt = Annotated[bool, typer.Option("--no-notify", help="Send nothing; ne
 def sweep(
     sim: Annotated[Path | None, typer.Option("--sim", help="Sweep a simulated tenant started from this seed.")] = None,
     config: ConfigOpt = None,
-    format: Annotated[SweepFormat, typer.Option("--format", "-f")] = SweepFormat.table,
+    format: Annotated[SweepOutFormat, typer.Option("--format", "-f")] = SweepOutFormat.table,
     store: Annotated[str | None, typer.Option("--store", help="Record findings in this store (connection string); "
                                               "this may notify and quarantine.", envvar="WIFGUARD_STORAGE")] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
@@ -228,8 +316,16 @@ def sweep(
                                           "list what quarantine would remove.")] = False,
     no_notify: NoNotifyOpt = False,
     quarantine_mode: QuarantineModeOpt = None,
+    severity: SeverityFilter = None,
+    rule: RuleFilter = None,
+    skip_rule: SkipRuleFilter = None,
+    progress_flag: Annotated[bool, typer.Option("--progress", help="Show progress on stderr even when it is not "
+                                                "a terminal.")] = False,
 ) -> None:
     """Read the whole tenant (live, or --sim SEED) and evaluate every federated identity.
+
+    --severity/--rule/--skip-rule choose what is reported and what --fail-on sees; --store
+    records every finding regardless (the store's view of an identity stays whole).
 
     With --store the findings are recorded and the run may notify and quarantine: it says so
     before it starts and lists what it did."""
@@ -253,7 +349,8 @@ def sweep(
         resolved = _resolve(config, conn.tenant_id, flags)
         engine = _engine_of(resolved)
         if store or dry_run:
-            _err(f"wifguard: {announce(resolved, store=recording, dry_run=dry_run)}")
+            text = f"wifguard: {announce(resolved, store=recording, dry_run=dry_run)}"
+            _err(text) if resolved.quarantine_mode == "enforce" and recording else _note(text)
 
         async def run(report: Any) -> Any:
             nonlocal record, record_error
@@ -274,7 +371,8 @@ def sweep(
             return rep
 
         err_console = console_err()
-        progress = _progress(err_console) if err_console.is_terminal and format is SweepFormat.table else None
+        show = (err_console.is_terminal or progress_flag) and not RUN.quiet
+        progress = _progress(err_console) if show else None
         try:
             if progress is not None:
                 with progress:
@@ -291,7 +389,10 @@ def sweep(
         if dry_run:
             planned = would_quarantine(resolved, rep.evaluations, settings.responder_ids)
     assert isinstance(engine, Engine)
+    keep = _selector(severity, rule, skip_rule)
     data = rep.to_json()
+    data["findings"] = [d for d, f in zip(data["findings"], _sorted_findings(rep.findings), strict=True) if keep(f)]
+    shown = [f for f in rep.findings if keep(f)]
     expired = engine.expired_exemptions()
     data["expired_exemptions"] = [x.model_dump(mode="json") for x in expired]
     data["run"] = {"dry_run": dry_run, "store": recording, "quarantine_mode": resolved.quarantine_mode,
@@ -308,12 +409,14 @@ def sweep(
     for e in [*rep.errors, *(record.errors if record is not None else [])]:
         _err(f"wifguard: {e}")
     for x in expired:
-        _err(f"wifguard: exemption expired on {x.expires} (rule {x.rule}, identity {x.identity}): {x.reason}")
-    if format is SweepFormat.json:
+        _note(f"wifguard: exemption expired on {x.expires} (rule {x.rule}, identity {x.identity}): {x.reason}")
+    if format is SweepOutFormat.json:
         _write(_dump(data), output)
+    elif format is not SweepOutFormat.table:
+        _write(_render_rows(format.value, data["findings"], data["summary"]["credentials"], "wifguard sweep"), output)
     else:
         out = console(output)
-        findings = rep.findings
+        findings = shown
         if findings:
             out.print(render_table(findings, title="wifguard sweep"))
         actions = data.get("quarantined") or data.get("would_quarantine") or []
@@ -336,8 +439,14 @@ def sweep(
     if record_error is not None:
         _err(f"wifguard: {record_error}")
         raise typer.Exit(2)
-    if fail_on is not FailOn.none and any(f.severity >= Severity.parse(fail_on.value) for f in rep.findings):
+    if fail_on is not FailOn.none and any(f.severity >= Severity.parse(fail_on.value) for f in shown):
         raise typer.Exit(1)
+
+
+def _sorted_findings(findings: list[Any]) -> list[Any]:
+    from wifguard.report import sort_findings
+
+    return list(sort_findings(findings))
 
 
 def _engine_of(resolved: Any) -> Any:
@@ -604,6 +713,7 @@ def quarantine_list(
     store: StoreOpt = None,
     state: Annotated[BackupStateOpt | None, typer.Option(help="Only backups in this state.")] = None,
     format: Annotated[SweepFormat, typer.Option("--format", "-f")] = SweepFormat.table,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to a file.")] = None,
 ) -> None:
     """List quarantine backups."""
     import asyncio
@@ -616,7 +726,7 @@ def quarantine_list(
 
     backups = asyncio.run(run())
     if format is SweepFormat.json:
-        _write(_dump([b.to_dict() for b in backups]), None)
+        _write(_dump([b.to_dict() for b in backups]), output)
         return
     from rich.table import Table
     from rich.text import Text
@@ -627,7 +737,7 @@ def quarantine_list(
     for b in backups:
         t.add_row(Text(b.id), Text(b.state.value), Text(f"{b.identity_name} ({b.identity_kind})"),
                   Text(b.credential_name), Text(b.rule_id), Text(str(b.created_at)))
-    console().print(t)
+    console(output).print(t)
 
 
 @quarantine_app.command("restore")
@@ -663,6 +773,16 @@ def _mount_findings() -> None:
 
 
 _mount_findings()
+
+
+def _mount_catalogue() -> None:
+    from wifguard.cli_catalogue import config_app, rules_app
+
+    app.add_typer(rules_app, name="rules")
+    app.add_typer(config_app, name="config")
+
+
+_mount_catalogue()
 
 
 class ReportFormat(StrEnum):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -21,6 +22,7 @@ from wifguard.package_data import rules_dir
 
 RULES_DIR = rules_dir()
 DEFAULT_CONFIG_PATH = RULES_DIR / "config.default.yaml"
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 EXTENDING_LISTS = ("allowed_issuers", "allowed_audiences", "privileged_roles")
 
 
@@ -142,6 +144,13 @@ class Config(_Strict):
     privilege: PrivilegeConfig = PrivilegeConfig()
     notifications: dict[str, Any] = Field(default_factory=dict)
     source: str = "<defaults>"
+
+    @field_validator("home_tenant_id")
+    @classmethod
+    def _guid(cls, v: str | None) -> str | None:
+        if v is not None and not _GUID.match(v):
+            raise ValueError(f"{v!r} is not a tenant id (a GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47)")
+        return v
 
     @field_validator("rules", mode="before")
     @classmethod

@@ -9,6 +9,7 @@ CEL runtime runs once per distinct combination, not once per credential.
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 import hashlib
 import json
 import operator
@@ -162,6 +163,10 @@ class Engine:
         unknown = sorted(set(config.rules) - known)
         if unknown:
             raise ConfigError(f"{config.source}: rules: unknown rule id(s) {', '.join(unknown)}")
+        for i, ex in enumerate(config.exemptions):
+            # A typo (WIF1O2) would exempt nothing, silently: a pattern must name a known rule.
+            if not any(fnmatch.fnmatchcase(k, ex.rule.upper()) for k in known):
+                raise ConfigError(f"{config.source}: exemptions[{i}].rule: {ex.rule!r} matches no rule id")
         self.all_rules = list(rules)
         self.rules = [r for r in rules if r.spec.enabled and config.rules.get(r.id.upper(), RuleOverride()).enabled]
         self.cf = F.ConfigFacts(config)

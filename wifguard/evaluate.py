@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -61,6 +62,18 @@ def _location(f: Finding, lt: LoadedTrust) -> Located:
     return lt.identity_location
 
 
+def _shown(path: Path) -> str:
+    """A file's name in findings (and in their fingerprints): relative to the working directory
+    when inside it, so two checkouts of a repository give the same fingerprints."""
+    if str(path) == "-":
+        return "<stdin>"
+    try:
+        rel = os.path.relpath(path.resolve(), Path.cwd())
+    except ValueError:
+        return str(path)
+    return str(path) if rel.startswith("..") else Path(rel).as_posix()
+
+
 @contextmanager
 def _gc_paused() -> Iterator[None]:
     """Parsing and evaluating allocate millions of small acyclic objects that stay alive; the
@@ -84,7 +97,7 @@ def _evaluate_paths(engine: Engine, paths: Iterable[str | Path]) -> EvaluateResu
     result = EvaluateResult()
     for path in iter_paths(paths):
         result.files += 1
-        loaded, errors = load_file(path)
+        loaded, errors = load_file(path, display=_shown(path))
         result.errors += errors
         for lt in loaded:
             result.identities += 1

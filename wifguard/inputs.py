@@ -340,7 +340,13 @@ def load_file(path: Path, display: str | None = None) -> tuple[list[LoadedTrust]
     """Parse one file into trust contexts; problems are returned, never raised."""
     shown = display or str(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        if str(path) == "-":  # standard input
+            import sys
+
+            shown = display or "<stdin>"
+            text = sys.stdin.buffer.read().decode("utf-8-sig")
+        else:
+            text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         return [], [InputError(shown, "no such file")]
     except UnicodeDecodeError as exc:

@@ -37,15 +37,25 @@ def level(sev: Severity) -> str:
     return "note"
 
 
-def _uri(path: str) -> str:
+def _artifact(path: str) -> dict[str, str]:
+    """A location relative to %SRCROOT% (the directory wifguard ran in: the checkout root in CI),
+    so the log names no absolute path and is the same from any checkout. A file outside it
+    keeps an absolute ``file://`` URI and no base."""
     p = Path(path)
+    if path == "<stdin>":
+        return {"uri": "stdin"}
     try:
         rel = os.path.relpath(p.resolve(), Path.cwd())
     except ValueError:  # another drive (Windows)
-        return p.resolve().as_uri()
+        return {"uri": p.resolve().as_uri()}
     if rel.startswith(".."):
-        return p.resolve().as_uri()
-    return Path(rel).as_posix()
+        return {"uri": p.resolve().as_uri()}
+    return {"uri": Path(rel).as_posix(), "uriBaseId": "%SRCROOT%"}
+
+
+def help_uri(rule_id: str) -> str:
+    """The rule's row in the README catalogue (section anchor, then a text fragment on the id)."""
+    return f"{INFO_URI}#the-rules:~:text={rule_id}"
 
 
 def _rule_descriptor(rule: Rule, severity: Severity) -> dict[str, Any]:
@@ -53,8 +63,10 @@ def _rule_descriptor(rule: Rule, severity: Severity) -> dict[str, Any]:
         "id": rule.id,
         "name": "".join(w.capitalize() for w in rule.spec.title.replace("-", " ").split() if w.isalnum()) or rule.id,
         "shortDescription": {"text": rule.spec.title},
-        "fullDescription": {"text": rule.spec.description or rule.spec.title},
+        # The full description says what to do, not the title again.
+        "fullDescription": {"text": " ".join((rule.spec.description or rule.spec.remediation).split())},
         "help": {"text": rule.remediation_template},
+        "helpUri": help_uri(rule.id),
         "defaultConfiguration": {"level": level(severity)},
         "properties": {
             "tags": ["security", "workload-identity-federation", rule.spec.category],
@@ -93,7 +105,7 @@ def build_sarif(
             result["locations"] = [
                 {
                     "physicalLocation": {
-                        "artifactLocation": {"uri": _uri(loc.path), "uriBaseId": "%SRCROOT%"},
+                        "artifactLocation": _artifact(loc.path),
                         "region": {"startLine": loc.line, "startColumn": loc.column},
                     }
                 }
@@ -109,7 +121,8 @@ def build_sarif(
                 "rules": [_rule_descriptor(r, severities.get(r.id, r.spec.severity)) for r in rules],
             }
         },
-        "originalUriBaseIds": {"%SRCROOT%": {"uri": Path.cwd().as_uri() + "/"}},
+        "originalUriBaseIds": {"%SRCROOT%": {"description": {
+            "text": "The directory wifguard ran in (the repository root in CI)."}}},
         "columnKind": "unicodeCodePoints",
         "results": results,
     }
@@ -121,7 +134,7 @@ def build_sarif(
                     {
                         "level": "error",
                         "message": {"text": problem},
-                        "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(path)}}}],
+                        "locations": [{"physicalLocation": {"artifactLocation": _artifact(path)}}],
                     }
                     for path, problem in invocation_errors
                 ],

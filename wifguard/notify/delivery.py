@@ -15,6 +15,7 @@ import json
 import logging
 import math
 import random
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("wifguard.notify")
 
+BREAKER_AFTER = 3  # consecutive failed deliveries that open a channel's circuit breaker
+BREAKER_COOLDOWN_SECONDS = 300.0  # how long it stays open (longer than one run: the next run retries)
 _LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
@@ -49,6 +52,7 @@ class DeliveryResult:
     fingerprint: str = ""
     kind: str = ""
     channel_type: str = ""
+    skipped: bool = False  # not attempted (the channel's circuit breaker is open): still pending
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -60,6 +64,7 @@ class DeliveryResult:
             "status": self.status,
             "attempts": self.attempts,
             "error": self.error,
+            "skipped": self.skipped,
         }
 
 
@@ -289,7 +294,7 @@ async def deliver(
     ``client`` is the shared ``httpx.AsyncClient`` (webhooks). For Event Grid, pass a reused
     ``publisher`` (see :func:`make_publisher`); without one a publisher is made for this call.
     """
-    base = {
+    base: dict[str, Any] = {
         "channel": channel.name,
         "fingerprint": notice.finding.fingerprint,
         "kind": notice.kind.value,
@@ -353,8 +358,15 @@ class Notifier:
         eventgrid_client_kwargs: Mapping[str, Any] | None = None,
         concurrency: int = 8,
         rng: random.Random | None = None,
+        breaker_after: int = BREAKER_AFTER,
+        breaker_cooldown: float = BREAKER_COOLDOWN_SECONDS,
     ) -> None:
         self.config = config
+        self._breaker_after = max(1, breaker_after)
+        self._breaker_cooldown = breaker_cooldown
+        self._failures: dict[str, int] = {}  # consecutive failed deliveries per channel
+        self._open_until: dict[str, float] = {}  # channel -> monotonic time its breaker closes
+        self._warned: dict[str, float] = {}  # channel -> monotonic time of its last "unusable" warning
         self._env = env
         self._client = http_client
         self._credential = eventgrid_credential
@@ -388,12 +400,49 @@ class Notifier:
             return f"unknown channel {name!r}"
         return resolve(ch, self._env, self.config)
 
+    def _skipped(self, notice: Notice, name: str, error: str) -> DeliveryResult:
+        ch = self.config.channels.get(name)
+        return DeliveryResult(channel=name, ok=False, status=None, attempts=0, error=error,
+                              fingerprint=notice.finding.fingerprint, kind=notice.kind.value,
+                              channel_type=ch.type.value if ch else "", skipped=True)
+
+    def breaker_open(self, channel_name: str) -> bool:
+        until = self._open_until.get(channel_name)
+        if until is None:
+            return False
+        if time.monotonic() >= until:  # half-open: the next delivery tries again
+            del self._open_until[channel_name]
+            self._failures[channel_name] = self._breaker_after - 1
+            return False
+        return True
+
+    def _record(self, result: DeliveryResult) -> DeliveryResult:
+        name = result.channel
+        if result.ok:
+            self._failures[name] = 0
+            return result
+        n = self._failures.get(name, 0) + 1
+        self._failures[name] = n
+        if n >= self._breaker_after and name not in self._open_until:
+            self._open_until[name] = time.monotonic() + self._breaker_cooldown
+            log.warning("notify: channel %s failed %d deliveries in a row; holding its deliveries for %.0f s "
+                        "(they stay pending for the next run): %s", name, n, self._breaker_cooldown, result.error)
+        return result
+
     async def send(self, notice: Notice, channel_name: str) -> DeliveryResult:
-        """Deliver one notice to one named channel (no routing)."""
+        """Deliver one notice to one named channel (no routing).
+
+        A channel that fails ``breaker_after`` deliveries in a row is not tried again for
+        ``breaker_cooldown`` seconds: its remaining deliveries come back ``skipped`` (pending for
+        the next run) instead of each spending its own retries on a dead endpoint."""
         ep = self.endpoint(channel_name)
         ch = self.config.channels.get(channel_name)
         if isinstance(ep, str):
-            log.warning("notify: channel %s unusable: %s", channel_name, ep)
+            now = time.monotonic()
+            last = self._warned.get(channel_name)
+            if last is None or now - last >= self._breaker_cooldown:
+                self._warned[channel_name] = now  # one warning per unusable channel per run
+                log.warning("notify: channel %s unusable: %s", channel_name, ep)
             return DeliveryResult(
                 channel=channel_name,
                 ok=False,
@@ -404,13 +453,19 @@ class Notifier:
                 kind=notice.kind.value,
                 channel_type=ch.type.value if ch else "",
             )
+        if self.breaker_open(channel_name):
+            return self._skipped(notice, channel_name, "not attempted: the channel's circuit breaker is open "
+                                                       "after consecutive failures; pending for the next run")
         async with self._sem:
+            if self.breaker_open(channel_name):  # opened while this delivery waited its turn
+                return self._skipped(notice, channel_name, "not attempted: the channel's circuit breaker is "
+                                                           "open after consecutive failures; pending for the next run")
             publisher = None
             if ep.type is ChannelType.EVENTGRID:
                 try:
                     publisher = self._publisher(ep)
                 except Exception as e:
-                    return DeliveryResult(
+                    return self._record(DeliveryResult(
                         channel=ep.name,
                         ok=False,
                         status=None,
@@ -419,8 +474,8 @@ class Notifier:
                         fingerprint=notice.finding.fingerprint,
                         kind=notice.kind.value,
                         channel_type=ep.type.value,
-                    )
-            return await deliver(notice, ep, self._client, publisher=publisher, rng=self._rng)
+                    ))
+            return self._record(await deliver(notice, ep, self._client, publisher=publisher, rng=self._rng))
 
     async def notify(self, notices: Iterable[Notice]) -> list[DeliveryResult]:
         """Route and deliver every notice; one result per (notice, channel), in order."""

@@ -1,0 +1,134 @@
+"""``wifguard rules`` and ``wifguard config``: the catalogue and the config file, from the CLI.
+
+Mounted by ``wifguard/cli.py``. Severities and actions shown are the effective ones under the
+given config (its overrides applied), so `rules list --config FILE` shows what a run will do.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+rules_app = typer.Typer(help="The rule catalogue: list and show rules.", no_args_is_help=True)
+config_app = typer.Typer(help="The config file: validate it, print its JSON Schema.", no_args_is_help=True)
+
+
+class ListFormat(StrEnum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="Config whose overrides apply.",
+                                                envvar="WIFGUARD_CONFIG")]
+
+
+def _engine(config: Path | None) -> Any:
+    from wifguard.config import ConfigError, load_config
+    from wifguard.engine import Engine
+    from wifguard.rules import RuleError
+
+    try:
+        return Engine(load_config(config))
+    except (ConfigError, RuleError) as exc:
+        typer.echo(f"wifguard: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def rule_row(engine: Any, rule: Any) -> dict[str, Any]:
+    s = rule.spec
+    enabled = any(r.id == rule.id for r in engine.rules)
+    return {"id": rule.id, "severity": engine.severity_of(rule).label, "action": engine.action_of(rule),
+            "title": s.title, "category": s.category, "applies_to": s.applies_to, "enabled": enabled,
+            "references": list(s.references), "source": str(rule.source)}
+
+
+@rules_app.command("list")
+def rules_list(
+    config: ConfigOpt = None,
+    format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.table,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to a file.")] = None,
+) -> None:
+    """Every rule: id, effective severity and action, title, references."""
+    from wifguard.cli import console, write_text
+
+    engine = _engine(config)
+    rows = [rule_row(engine, r) for r in sorted(engine.all_rules, key=lambda r: r.id)]
+    if format is ListFormat.json:
+        write_text(json.dumps(rows, indent=2, ensure_ascii=False), output)
+        return
+    if format is ListFormat.markdown:
+        lines = ["| id | severity | action | title | enabled |", "|---|---|---|---|---|"]
+        lines += [f"| {r['id']} | {r['severity']} | {r['action']} | {r['title'].replace('|', '/')} | "
+                  f"{'yes' if r['enabled'] else 'no'} |" for r in rows]
+        write_text("\n".join(lines), output)
+        return
+    from rich.table import Table
+    from rich.text import Text
+
+    t = Table(title=f"{len(rows)} rules")
+    for col in ("id", "severity", "action", "title", "enabled"):
+        t.add_column(col, overflow="fold")
+    for r in rows:
+        t.add_row(Text(r["id"]), Text(r["severity"]), Text(r["action"]), Text(r["title"]),
+                  Text("yes" if r["enabled"] else "no"))
+    console(output).print(t)
+
+
+@rules_app.command("show")
+def rules_show(
+    rule_id: Annotated[str, typer.Argument(help="Rule id, e.g. WIF102.")],
+    config: ConfigOpt = None,
+    format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.table,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to a file.")] = None,
+) -> None:
+    """One rule in full: severity, action, description, remediation, references, condition."""
+    from wifguard.cli import write_text
+
+    engine = _engine(config)
+    rule = next((r for r in engine.all_rules if r.id.upper() == rule_id.upper()), None)
+    if rule is None:
+        known = ", ".join(sorted(r.id for r in engine.all_rules))
+        typer.echo(f"wifguard: no rule {rule_id!r} (rules show); known: {known}", err=True)
+        raise typer.Exit(2)
+    row = rule_row(engine, rule)
+    row.update({"description": rule.spec.description, "remediation": rule.spec.remediation,
+                "message": rule.spec.message, "condition": rule.spec.condition})
+    if format is ListFormat.json:
+        write_text(json.dumps(row, indent=2, ensure_ascii=False), output)
+        return
+    lines = [f"{row['id']}  {row['title']}", f"severity: {row['severity']}   action: {row['action']}   "
+             f"category: {row['category']}   applies to: {row['applies_to']}   enabled: {row['enabled']}"]
+    if row["description"]:
+        lines += ["", row["description"].strip()]
+    lines += ["", "remediation:", row["remediation"].strip(), "", "condition:", row["condition"].strip()]
+    if row["references"]:
+        lines += ["", "references:", *[f"  {u}" for u in row["references"]]]
+    lines += ["", f"defined in {row['source']}"]
+    write_text("\n".join(lines), output)
+
+
+@config_app.command("validate")
+def config_validate(
+    file: Annotated[Path, typer.Argument(help="The YAML config file to check.")],
+) -> None:
+    """Check a config file (schema, rule ids, patterns, notifications, custom rules). Exit 0 valid, 2 not."""
+    engine = _engine(file)
+    n = len(engine.rules)
+    typer.echo(f"{file}: valid ({n} of {len(engine.all_rules)} rules enabled, quarantine "
+               f"{engine.config.quarantine.mode})")
+
+
+@config_app.command("schema")
+def config_schema(
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to a file.")] = None,
+) -> None:
+    """Print the JSON Schema of the config file (for editors and CI)."""
+    from wifguard.cli import write_text
+    from wifguard.config_schema import render
+
+    write_text(render(), output)
