@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,24 +83,21 @@ async def sweep(conn: Connection, engine: Engine, progress: Progress | None = No
     return SweepReport(result, evaluations, t2 - t0, t2 - t1, errors, facts)
 
 
-async def sweep_and_record(conn: Connection, engine: Engine, store: str | None,
-                           progress: Progress | None = None) -> SweepReport:
+async def sweep_with_checks(conn: Connection, engine: Engine, progress: Progress | None = None, *,
+                            env: Mapping[str, str] | None = None, store: str | None = None,
+                            prefix: str = "wifguard") -> SweepReport:
+    """A sweep with the outside checks the config enables (WIF212-216), cached in ``store`` if given."""
     import os
 
     from wifguard.external.runtime import open_checks
 
-    prefix = os.environ.get("WIFGUARD_TABLE_PREFIX") or "wifguard"
-    external = await open_checks(engine.config, conn=conn, env=os.environ, store_conn=store, prefix=prefix)
+    external = await open_checks(engine.config, conn=conn, env=os.environ if env is None else env,
+                                 store_conn=store, prefix=prefix)
     try:
-        rep = await sweep(conn, engine, progress, external)
+        return await sweep(conn, engine, progress, external)
     finally:
         if external is not None:
             await external.aclose()
-    if store:
-        from wifguard.pipeline import record_sweep
-
-        await record_sweep(store, engine, rep, conn=conn)
-    return rep
 
 
 @contextmanager

@@ -223,7 +223,7 @@ async def test_first_seen_ids_catch_a_re_registered_name(azurite: Azurite, prefi
 def test_config_rejects_unknown_provider_and_keys(tmp_path: Any) -> None:
     p = tmp_path / "c.yaml"
     p.write_text("external: {bitbucket: {enabled: true}}\n")
-    with pytest.raises(ConfigError, match="unknown provider.*bitbucket.*known: github, gitlab, terraform_cloud"):
+    with pytest.raises(ConfigError, match=r"unknown provider.*bitbucket.*known: github, gitlab, terraform_cloud"):
         load_config(p)
     p.write_text("external: {github: {enabled: true, tokn: X}}\n")
     with pytest.raises(ConfigError, match=r"external\.github\.tokn"):
