@@ -602,6 +602,7 @@ def _mount_findings() -> None:
 
 
 _mount_findings()
+app.add_typer(__import__("wifguard.migrate_cli", fromlist=["migrate_app"]).migrate_app, name="migrate")
 
 
 class ReportFormat(StrEnum):
