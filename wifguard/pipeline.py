@@ -374,6 +374,14 @@ class Responder:
                     result.note(c.event_id, f"{label} not found live and the event carries no credential "
                                             "that grants access: nothing to evaluate")
         else:
+            live_names = {x.name.lower() for x in live.credentials}
+            for c in credential_changes:
+                gone = c.credential_name and c.credential_name.lower() not in live_names
+                if c.kind is ChangeKind.CREDENTIAL_WRITTEN and c.new_credential is None and gone:
+                    # Event Grid carries no request body: nothing of the credential is left to judge.
+                    result.note(c.event_id, f"credential {c.credential_name!r} is no longer on "
+                                            f"{live.identity.name!r} and the event carries no copy of it: "
+                                            "nothing to evaluate")
             for c, cred in pairs:
                 ctx = evidence.evidence_context(c, [cred], live)
                 why = f"credential {cred.name!r} is no longer on {live.identity.name!r} (removed before the event " \

@@ -130,3 +130,33 @@ async def test_wif703_window_is_configurable(env: dict[str, str], tmp_path: Path
     finally:
         await r.close()
         await r.store.aclose()
+
+
+def _eg_write(event_id: str, resource: str) -> dict[str, Any]:
+    from pipeline_helpers import SUB
+
+    op = "Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials/write"
+    return {"id": event_id, "topic": f"/subscriptions/{SUB}", "subject": resource,
+            "eventType": "Microsoft.Resources.ResourceWriteSuccess", "eventTime": "2026-11-20T10:00:00Z",
+            "dataVersion": "2", "metadataVersion": "1",
+            "data": {"operationName": op, "resourceUri": resource, "status": "Succeeded", "subscriptionId": SUB,
+                     "tenantId": "t", "resourceProvider": "Microsoft.ManagedIdentity",
+                     "authorization": {"scope": resource, "action": op}, "claims": {}}}
+
+
+async def test_event_grid_write_of_a_credential_already_gone_says_why(responder: Any) -> None:
+    from pipeline_helpers import SUB, UAMI
+
+    from wifguard.runtime import process_event_grid
+
+    gone_uami = UAMI.replace("id-aks-web", "id-deleted")
+    events = json.dumps([_eg_write("eg-gone-cred", f"{UAMI}/federatedIdentityCredentials/vanished"),
+                         _eg_write("eg-gone-uami", f"{gone_uami}/federatedIdentityCredentials/x")])
+    result = await process_event_grid(responder, events)
+    by_id = {e.id: e for e in result.events}
+    assert by_id["eg-gone-cred"].status == "processed"
+    assert "'vanished' is no longer on 'id-aks-web'" in by_id["eg-gone-cred"].reason
+    assert "event carries no copy" in by_id["eg-gone-cred"].reason
+    assert by_id["eg-gone-uami"].status == "processed"
+    assert "nothing to evaluate" in by_id["eg-gone-uami"].reason
+    assert SUB in gone_uami
