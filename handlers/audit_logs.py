@@ -20,6 +20,7 @@ under both readings (see :func:`diff_credentials`).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any, Final, Protocol
 
@@ -41,6 +42,7 @@ from handlers.base import (
     truncate,
     type_name,
 )
+from handlers.spans import with_raw
 from wifguard.model import Actor, Change, ChangeKind, Credential, IdentityKind, ModelError
 
 __all__ = ["decode_audit_bodies", "diff_credentials"]
@@ -100,15 +102,24 @@ def _decode_parsed(obj: Any, where: str, raw_body: bytes | str | None) -> list[D
                 raw = raw_body if raw_body is not None else dumps(obj)
                 reason = f"{where}: 'records' is not a list (got {type_name(records)})"
                 return [_rejected(sha256_id(raw), reason, raw)]
-            return [_decode_record(rec, i, _label(where, i)) for i, rec in enumerate(records)]
-        return [_decode_record(obj, 0, _label(where, None))]
+            # each record keeps its own exact bytes: parking and dedup digest them
+            return with_raw([_decode_record(rec, i, _label(where, i)) for i, rec in enumerate(records)],
+                            records, raw_body, "records")
+        one = _decode_record(obj, 0, _label(where, None))
+        if one.status == IGNORED:
+            return [one]
+        return [dataclasses.replace(one, raw=raw_body if raw_body is not None else dumps(obj))]
     if isinstance(obj, list | tuple):
         out: list[Decoded] = []
+        if all(not (isinstance(item, Mapping) and "records" in item and "properties" not in item) for item in obj):
+            return with_raw([_decode_record(item, i, _label(where, i)) for i, item in enumerate(obj)],
+                            obj, raw_body, None)
         for i, item in enumerate(obj):
             if isinstance(item, Mapping) and "records" in item and "properties" not in item:
                 out.extend(_decode_parsed(item, f"{where} item {i}", None))
             else:
-                out.append(_decode_record(item, i, _label(where, i)))
+                d = _decode_record(item, i, _label(where, i))
+                out.append(d if d.raw is not None or d.status == IGNORED else dataclasses.replace(d, raw=dumps(item)))
         return out
     raw = raw_body if raw_body is not None else dumps(obj)
     return [_rejected(sha256_id(raw), f"{where} is not a JSON object or array (got {type_name(obj)})", raw)]

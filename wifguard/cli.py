@@ -305,9 +305,14 @@ def replay(
             await responder.close()
             await st.aclose()
 
+    from wifguard.pipeline import BatchNotDurable
+
+    not_durable: BatchNotDurable | None = None
     try:
         with _store_conn(store) as conn_str, connection_for(sim, mode="thread") as (conn, _):
             result = asyncio.run(run(conn_str, conn))
+    except BatchNotDurable as exc:  # like the Functions: fail, so the batch is delivered again
+        not_durable, result = exc, exc.result
     except Exception as exc:
         from wifguard.config import ConfigError
         from wifguard.rules import RuleError
@@ -316,6 +321,13 @@ def replay(
             _err(f"wifguard: {exc}")
             raise typer.Exit(2) from None
         raise
+    _print_replay(result, format, output)
+    if not_durable is not None:
+        _err(f"wifguard: {not_durable}; replay the same file again once the store is back")
+        raise typer.Exit(3)
+
+
+def _print_replay(result: Any, format: SweepFormat, output: Path | None) -> None:
     data = result.to_json()
     for e in result.errors:
         _err(f"wifguard: {e}")
@@ -420,6 +432,7 @@ def _mount_findings() -> None:
 
 
 _mount_findings()
+app.add_typer(__import__("wifguard.parked_cli", fromlist=["parked_app"]).parked_app, name="parked")
 
 
 class ReportFormat(StrEnum):

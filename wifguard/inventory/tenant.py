@@ -18,6 +18,7 @@ from typing import Any
 from wifguard.facts import TenantIndex
 from wifguard.inventory.arm import ArmClient, parse_uami_id
 from wifguard.inventory.connection import Connection
+from wifguard.inventory.gaps import ContextPart, gap
 from wifguard.inventory.graph import GraphClient, GraphError, HttpStats, NotFound, applications_url
 from wifguard.model import (
     Credential,
@@ -125,7 +126,7 @@ class Inventory:
             try:
                 out += _assignments(await self.arm.role_assignments(scope, principal_id=principal_id), errors)
             except Exception as exc:
-                errors.append(f"role assignments at {scope}: {_short(exc)}")
+                gap(errors, ContextPart.ROLE_ASSIGNMENTS, f"role assignments at {scope}: {_short(exc)}")
         return out
 
     async def _definitions_for(self, assignments: Sequence[RoleAssignment], errors: list[str]) -> dict[str, RoleDefinition]:
@@ -141,7 +142,7 @@ class Inventory:
                     rd = definition_from_arm(d)
                     self._definitions[rd.id] = rd
             except Exception as exc:
-                errors.append(f"role definitions at {scope}: {_short(exc)}")
+                gap(errors, ContextPart.ROLE_DEFINITIONS, f"role definitions at {scope}: {_short(exc)}")
         return self._definitions
 
     # -- one identity (the event path) --------------------------------------------------------------
@@ -164,6 +165,8 @@ class Inventory:
         owners: tuple[Owner, ...] | None = None
         if res["owners"]["status"] < 400:
             owners = tuple(Owner.from_graph(o) for o in res["owners"]["body"].get("value", []))
+        else:  # unknown owners are not "no owners" (WIF504, WIF701)
+            gap(errors, ContextPart.OWNERS, f"owners of {path}: Graph {res['owners']['status']}")
         sp_id = await self._service_principal_of(body["appId"])
         ident = Identity(body["id"], body.get("displayName") or body["id"], IdentityKind.APPLICATION,
                          app_id=body.get("appId"), principal_id=sp_id)
@@ -214,8 +217,11 @@ class Inventory:
                              app_id=body.get("appId"), principal_id=sp_id)
             creds = _credentials(body.get("federatedIdentityCredentials", []), False, errors, ident.name)
             ores = res.get(f"o{n}", {"status": 0})
-            owners = tuple(Owner.from_graph(o) for o in (ores.get("body") or {}).get("value", [])) \
-                if 0 < ores["status"] < 400 else None
+            if not 0 < ores["status"] < 400:
+                # unknown owners are not "no owners": read this one again on its own
+                errors.append(f"owners of application {ids[n]}: Graph {ores['status']}; read again one by one")
+                continue
+            owners = tuple(Owner.from_graph(o) for o in (ores.get("body") or {}).get("value", []))
             ras = by_principal.get(sp_id.lower(), []) if sp_id else []
             defs = await self._definitions_for(ras, errors)
             out[ids[n]] = TrustContext(ident, creds, tuple(ras), owners, defs)
@@ -236,7 +242,7 @@ class Inventory:
                 return _assignments(await self.arm.role_assignments(f"/subscriptions/{s}", principal_id=principal_id),
                                     errors)
             except Exception as exc:
-                errors.append(f"role assignments in subscription {s}: {_short(exc)}")
+                gap(errors, ContextPart.ROLE_ASSIGNMENTS, f"role assignments in subscription {s}: {_short(exc)}")
                 return []
 
         parts = await asyncio.gather(*(one(s) for s in subs))
@@ -268,7 +274,7 @@ class Inventory:
             try:
                 rg_tags = await self.arm.resource_group_tags(s, rg)
             except Exception as exc:
-                errors.append(f"tags of resource group {rg}: {_short(exc)}")
+                gap(errors, ContextPart.OWNERS, f"tags of resource group {rg}: {_short(exc)}")
                 rg_tags = {}
         ident = Identity(rid, str(uami.get("name") or rid.rsplit("/", 1)[-1]), IdentityKind.MANAGED_IDENTITY,
                          app_id=props.get("clientId"), principal_id=props.get("principalId"), tags=tags,
@@ -379,7 +385,7 @@ class Inventory:
                     if len(raw) >= EXPANDED_OWNER_CAP:
                         capped.append(app["id"])
         except GraphError as exc:
-            errors.append(f"owners could not be listed ({_short(exc)}); WIF504 is skipped")
+            gap(errors, ContextPart.OWNERS, f"owners could not be listed ({_short(exc)}); WIF504 is skipped")
             return {}
         for app_id in capped:  # $expand stops at 20: read the full list
             full: list[Owner] = []
@@ -397,7 +403,7 @@ class Inventory:
                 data = await self.graph.request("POST", "/directoryObjects/getByIds",
                                                 {"ids": chunk, "types": ["servicePrincipal"]}, low_priority=True)
             except GraphError as exc:
-                errors.append(f"principals could not be resolved ({_short(exc)})")
+                gap(errors, ContextPart.ROLE_ASSIGNMENTS, f"principals could not be resolved ({_short(exc)})")
                 continue
             for sp in (data or {}).get("value", []):
                 if sp.get("appId"):
@@ -409,7 +415,7 @@ class Inventory:
         try:
             subs = await self.subscription_ids()
         except Exception as exc:
-            errors.append(f"subscriptions could not be listed: {_short(exc)}")
+            gap(errors, ContextPart.IDENTITIES, f"subscriptions could not be listed: {_short(exc)}")
             subs = []
         done = 0
 
@@ -420,14 +426,14 @@ class Inventory:
                 identities, ras = await asyncio.gather(
                     self.arm.identities(s), self.arm.role_assignments(f"/subscriptions/{s}"))
             except Exception as exc:
-                errors.append(f"subscription {s} could not be read: {_short(exc)}")
+                gap(errors, ContextPart.IDENTITIES, f"subscription {s} could not be read: {_short(exc)}")
                 return [], []
             rg_tags: dict[str, dict[str, str]] = {}
             if any(not owners_from_tags(dict(u.get("tags") or {})) for u in identities):
                 try:
                     rg_tags = await self.arm.resource_groups(s)
                 except Exception as exc:
-                    errors.append(f"resource groups of subscription {s}: {_short(exc)}")
+                    gap(errors, ContextPart.OWNERS, f"resource groups of subscription {s}: {_short(exc)}")
 
             async def fics_of(u: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, str]]:
                 nonlocal done
@@ -435,7 +441,7 @@ class Inventory:
                 try:
                     fics = await self.arm.credentials(rid)
                 except Exception as exc:
-                    errors.append(f"credentials of {rid}: {_short(exc)}")
+                    gap(errors, ContextPart.CREDENTIALS, f"credentials of {rid}: {_short(exc)}")
                     fics = []
                 tags = dict(u.get("tags") or {})
                 rgt: dict[str, str] = {}

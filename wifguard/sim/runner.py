@@ -227,5 +227,16 @@ class SimTenant:
         """Change the ``simulation`` block at run time (latency, throttling, faults); resets buckets."""
         return self._call("set_simulation", **settings)
 
+    def outage(self, api: str, seconds: float, *, after: float = 0.0) -> dict[str, Any]:
+        """Open a fault window: every ``api`` (``graph`` | ``arm``) request fails with 503 from
+        ``after`` seconds from now, for ``seconds`` (replacing earlier windows; ``seconds=0``
+        clears them). Seeds can hold windows too: ``simulation.outages``."""
+        import time
+
+        if seconds <= 0:
+            return self.set_simulation(outages=[])
+        now = time.time()
+        return self.set_simulation(outages=[{"api": api, "from": now + after, "until": now + after + seconds}])
+
     def reset_throttle(self) -> None:
         self._call("reset_throttle")

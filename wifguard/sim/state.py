@@ -100,6 +100,9 @@ class SimulationConfig:
     # How long an ARM FIC write holds the per-identity lock; defaults to latency_ms.
     arm_fic_write_ms: float | None = None
     arm_page_size: int = 100
+    # Fault windows: [{"api": "graph" | "arm", "from": unix time, "until": unix time}]; every
+    # request to that API inside a window fails with 503 (Graph/ARM's real error bodies).
+    outages: list[dict[str, Any]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -110,7 +113,16 @@ class SimulationConfig:
         cfg = cls(**kwargs, extra=data)
         if not 0.0 <= cfg.fault_rate <= 1.0:
             raise ValueError("simulation.fault_rate must be between 0 and 1")
+        for o in cfg.outages:
+            if not isinstance(o, Mapping) or o.get("api") not in ("graph", "arm") \
+                    or not isinstance(o.get("from"), int | float) or not isinstance(o.get("until"), int | float):
+                raise ValueError(f"simulation.outages: each entry needs api graph|arm, from and until "
+                                 f"(unix seconds); got {o!r}")
         return cfg
+
+    def down(self, api: str, now: float) -> bool:
+        """Whether ``api`` is inside one of its fault windows at ``now``."""
+        return any(o["api"] == api and o["from"] <= now < o["until"] for o in self.outages)
 
     @property
     def fic_write_hold_s(self) -> float:
