@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,8 @@ PREFETCH_MIN = 4  # below this, per-identity reads (filtered by principal) are c
 COMPOSED_CHANNELS = ("teams", "slack")
 #: notifications between "sent" and "marked sent" at any moment: what a crash may send twice
 NOTIFY_IN_FLIGHT = 4
+#: after an outbox write failed, no notification is sent for this long (they stay pending)
+OUTBOX_PAUSE_S = 10.0
 
 
 @dataclass
@@ -107,6 +110,7 @@ class Responder:
                                        frozenset(i for i in responder_ids if i), actor)
         self.ledger = EventLedger(store, owner=f"{actor}:{os.getpid()}")
         self._in_flight = asyncio.Semaphore(NOTIFY_IN_FLIGHT)
+        self._outbox_down_until = 0.0
         self.outbox = Outbox(store)
         self._http: Any = None
         self._notifier: Any = None
@@ -354,7 +358,12 @@ class Responder:
         # too: the outbox sends only what was not delivered yet.
         due = [*rec.to_notify, *(r for r in rec.updated if r.notify_pending and r.status.value == "open")]
         if notify and due:
-            await self.notify(ctx, [r.to_finding() for r in due], result)
+            held = await self.notify(ctx, [r.to_finding() for r in due], result)
+            if held:
+                # The findings are recorded but their notifications are not in the outbox: the
+                # record is not done (it is parked or delivered again, and then they are sent).
+                raise NotificationsNotQueued(f"{held} notification(s) of {ctx.identity.id} could not be "
+                                             "written to the outbox")
         if self.quarantiner.mode != "off":
             open_now = {r.fingerprint for r in [*rec.new, *rec.updated, *rec.reopened] if r.status.value == "open"}
             targets = [f for f in findings if f.fingerprint in open_now]
@@ -371,16 +380,18 @@ class Responder:
 
     async def notify(self, ctx: TrustContext, findings: Sequence[Finding], result: RunResult, *,
                      kind: NoticeKind = NoticeKind.NEW, restore_hint: str | None = None, mark: bool = True,
-                     sequence: int = 0) -> None:
+                     sequence: int = 0) -> int:
         """Send notices through the outbox: each has a stable id (fingerprint + kind), is written
         as pending before it is sent and marked sent after; one already sent is not sent again.
-        When the outbox cannot be written nothing is sent (the finding stays due)."""
+        When the outbox cannot be written nothing is sent (the finding stays due). Returns how
+        many notices were held back for that reason."""
         notices = [Notice(f, ctx.owners or (), self.tenant_id, kind, identity=ctx.identity,
                           restore_hint=restore_hint, owners_known=ctx.owners is not None, sequence=sequence)
                    for f in findings]
         sent: dict[str, list[Any]] = {}
+        held = [0]
         if self.notify_config.channels:
-            sent = await self._send_through_outbox(notices, mark, result)
+            sent = await self._send_through_outbox(notices, mark, result, held)
         for n in notices:
             fp = n.finding.fingerprint
             entry: dict[str, Any] = {
@@ -397,9 +408,10 @@ class Responder:
                 # Replay and the demo show what would be sent even with no channel configured.
                 entry["messages"] = {ct: compose(n, ct) for ct in COMPOSED_CHANNELS}
             result.notifications.append(entry)
+        return held[0]
 
-    async def _send_through_outbox(self, notices: Sequence[Notice], mark: bool, result: RunResult
-                                   ) -> dict[str, list[Any]]:
+    async def _send_through_outbox(self, notices: Sequence[Notice], mark: bool, result: RunResult,
+                                   held: list[int]) -> dict[str, list[Any]]:
         notifier = self.notifier()
         by_identity: dict[str, list[Notice]] = {}
         for n in notices:
@@ -413,6 +425,11 @@ class Responder:
                 channels = [c for c in notifier.route(n) if c not in entry.channels_sent]
                 # send + outbox mark under one slot: a crash re-sends at most NOTIFY_IN_FLIGHT
                 async with self._in_flight:
+                    if time.monotonic() < self._outbox_down_until:
+                        # a mark just failed (store outage): sending more now would only be sent again
+                        result.errors.append(f"{nid}: not sent while the outbox cannot be written; still pending")
+                        held[0] += 1
+                        return
                     deliveries = list(await asyncio.gather(*(notifier.send(n, c) for c in channels)))
                     sent_ok = await self._mark_outbox(ident, entry, deliveries, result)
             else:
@@ -427,8 +444,10 @@ class Responder:
                 entries = await self.outbox.begin(ident, [(event_id(n), n.finding.fingerprint, n.kind.value)
                                                           for n in group])
             except Exception as exc:
+                self._outbox_down_until = time.monotonic() + OUTBOX_PAUSE_S
                 result.errors.append(f"outbox unavailable: {len(group)} notification(s) of {ident} not sent, "
                                      f"still pending: {_short(exc)}")
+                held[0] += len(group)
                 continue
             jobs += [one(ident, n, entries.get(event_id(n))) for n in group]
         await asyncio.gather(*jobs)
@@ -440,6 +459,7 @@ class Responder:
             await self.outbox.mark(ident, entry, [d.channel for d in sent if d.ok], complete=all(d.ok for d in sent))
             return True
         except Exception as exc:
+            self._outbox_down_until = time.monotonic() + OUTBOX_PAUSE_S
             result.errors.append(f"outbox mark for {entry.id} failed (it may be sent again, same id): "
                                  f"{_short(exc)}")
             return False
@@ -523,6 +543,10 @@ class Responder:
             # was sent but not marked is not sent twice.
             seq = int(rec.notified_at.timestamp()) if rec.notified_at else 0
             await self.notify(ctx, [rec.to_finding()], result, kind=NoticeKind.REMINDER, sequence=seq)
+
+
+class NotificationsNotQueued(RuntimeError):
+    """Findings were recorded but their notifications could not be put in the outbox (transient)."""
 
 
 class BatchNotDurable(RuntimeError):

@@ -228,6 +228,19 @@ def run(*args: str, env: dict[str, str], timeout: float = 300) -> tuple[int, dic
     return proc.returncode, data, err.decode(errors="replace")
 
 
+def wait_until(proc: subprocess.Popen[bytes], ready: Callable[[], bool], timeout: float = 240) -> bool:
+    """Wait until ``ready()`` while ``proc`` runs; False when it finished first."""
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None:
+        if ready():
+            return True
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise TimeoutError("the process neither finished nor reached the point")
+        time.sleep(0.01)
+    return False
+
+
 def kill_when(proc: subprocess.Popen[bytes], ready: Callable[[], bool], timeout: float = 240) -> bool:
     """SIGKILL ``proc`` as soon as ``ready()``; False when it finished first."""
     deadline = time.monotonic() + timeout
@@ -279,9 +292,15 @@ class AzuriteProcess:
                 time.sleep(0.05)
 
     def stop(self) -> None:
+        """Stop the store (SIGTERM: Azurite saves its in-memory tables on the way down; a SIGKILL
+        would lose writes it had acknowledged, which durable Table Storage never does)."""
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(timeout=30)
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
         self.proc = None
 
 

@@ -31,7 +31,7 @@ def check_nothing_lost(conn: str, prefix: str, received: set[str]) -> None:
     by_app: dict[str, set[str]] = {}
     for f in findings:
         by_app.setdefault(f.identity_id, set()).add(f.rule_id)
-    missing = [i for i in range(N) if not EXPECTED_RULES <= by_app.get(app_ids(i)[0], set())]
+    missing = [i for i in range(N) if not by_app.get(app_ids(i)[0], set()) >= EXPECTED_RULES]
     assert missing == [], f"{len(missing)} credential(s) without their findings, e.g. svc-{missing[:5]}"
     assert [f.fingerprint for f in findings if f.status.value != "open"] == []  # none resolved
     unnotified = [f for f in findings if notification_id(f.fingerprint) not in received]
@@ -61,7 +61,7 @@ def test_sigkill_at_several_points_then_redelivery_and_parked_retry(tmp_path: Pa
         assert statuses.get("processed", 0) + statuses.get("duplicate", 0) == N, statuses
         assert statuses.get("processed", 0) > 0  # claims that were never done are processed again
 
-        code, retried, err = run("parked", "retry", "--sim", str(seed), "--store", az.connection_string,
+        code, _, err = run("parked", "retry", "--sim", str(seed), "--store", az.connection_string,
                                  "--config", str(config), env=env)
         assert code == 0, err
         assert [p for p in parked_rows(az.connection_string, "chaoskill") if p.state == "parked"] == []

@@ -44,8 +44,16 @@ _READ_CONCURRENCY = 16
 
 
 def content_digest(raw: bytes | str | None) -> str:
-    """sha256 (hex) of a record's exact bytes; the empty digest when there is no body."""
+    """sha256 (hex) of a record's content: of its canonical JSON (keys sorted, no whitespace) when
+    it is JSON, so the same record re-serialised by a forwarder is still the same record; else of
+    its exact bytes."""
+    import orjson
+
     data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else (raw or b"")
+    try:
+        data = orjson.dumps(orjson.loads(data), option=orjson.OPT_SORT_KEYS)
+    except (orjson.JSONDecodeError, TypeError):
+        pass
     return hashlib.sha256(data).hexdigest()
 
 
