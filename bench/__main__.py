@@ -1,7 +1,7 @@
 """`make bench`: print every figure next to its target (README "Benchmarks").
 
 Figures only: nothing here asserts, so a slow machine prints a slow figure instead of failing CI.
-Run one with `python -m bench NAME` (engine, evaluate, sweep, sdk, store, functions).
+Run one with `python -m bench NAME` (engine, evaluate, sweep, sdk, store, functions, chaos).
 """
 
 from __future__ import annotations
@@ -186,6 +186,16 @@ def bench_functions() -> None:
         "≥ 200/s")
 
 
+def bench_chaos() -> None:
+    """Faults on the event path (bench/bench_chaos.py): lost / parked / re-driven / duplicates."""
+    out = subprocess.run([PY, str(ROOT / "bench" / "bench_chaos.py")], capture_output=True, text=True, cwd=ROOT,
+                         check=True).stdout
+    for r in json.loads(out.strip().splitlines()[-1]):
+        row(f"chaos: {r['fault']} (120 records)",
+            f"lost {r['lost']}, resolved {r['wrongly_resolved']}, parked {r['parked']}, "
+            f"re-driven {r['redriven']}, dup {r['duplicates']}", "0 lost, 0 resolved, dup ≤ 4/crash")
+
+
 BENCHES = {
     "engine": bench_engine,
     "evaluate": bench_evaluate_files,
@@ -193,6 +203,7 @@ BENCHES = {
     "sdk": bench_sdk_baseline,
     "store": bench_store,
     "functions": bench_functions,
+    "chaos": bench_chaos,
 }
 
 

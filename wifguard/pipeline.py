@@ -356,7 +356,9 @@ class Responder:
         result.findings += findings
         # Still due from an earlier attempt (a crash or outage before the send was marked) counts
         # too: the outbox sends only what was not delivered yet.
-        due = [*rec.to_notify, *(r for r in rec.updated if r.notify_pending and r.status.value == "open")]
+        # (With no channel configured nothing is ever marked, so only new ones are composed.)
+        due = [*rec.to_notify, *(r for r in rec.updated if r.notify_pending and r.status.value == "open"
+                                 and self.notify_config.channels)]
         if notify and due:
             held = await self.notify(ctx, [r.to_finding() for r in due], result)
             if held:

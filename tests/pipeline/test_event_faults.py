@@ -4,6 +4,7 @@ dedup by id + content, parking of the record's own bytes, fail-closed reads, re-
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 from pipeline_helpers import APPS, DOCS, GITHUB, PAYMENTS, audit_record, fic
@@ -11,6 +12,7 @@ from pipeline_helpers import APPS, DOCS, GITHUB, PAYMENTS, audit_record, fic
 from wifguard.redrive import redrive_due, redrive_many
 from wifguard.runtime import process_audit_bodies, run_shard
 from wifguard.store import FindingStatus
+from wifguard.store.models import utcnow
 
 PROD = fic("prod", GITHUB, "repo:contoso/payments:environment:prod", "f1000000-0000-4000-8000-000000000001")
 EXTRA = fic("extra", GITHUB, "repo:contoso/payments:pull_request", "f1000000-0000-4000-8000-000000000009")
@@ -52,7 +54,8 @@ async def test_graph_outage_parks_each_record_bytes_then_redrive_evaluates_event
 
     assert (await redrive_due(responder)).outcomes == []  # backoff: not due yet
     sim.outage("graph", 0)
-    report = await redrive_many(responder, parked)
+    # the planner's timer: once the backoff has passed, transient rows are re-driven
+    report = await redrive_due(responder, now=utcnow() + timedelta(minutes=5))
     assert [o.outcome for o in report.outcomes] == ["done", "done"]
     rows = await responder.store.query()
     # WIF701 is event-only (the actor is in the record): only a re-drive of the record can find it
