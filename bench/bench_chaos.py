@@ -105,10 +105,9 @@ def api_scenario(folder: Path, sim: SimTenant, api: str, down_s: float = 20.0) -
         prefix = f"bench{api}"
         env = _live(az.connection_string, prefix, hook.url, sim)
         replay = ("replay", "audit-log", str(body), "--store", az.connection_string, "--config", str(config))
-        sim.outage(api, down_s)
-        until = time.monotonic() + down_s
+        sim.outage(api, down_s, after=None)  # from the delivery's first request to that API
         wifguard(*replay, env=env).communicate(timeout=600)
-        time.sleep(max(0.0, until - time.monotonic()))
+        sim.outage(api, 0)
         parked, redriven = _recover(env, replay, az.connection_string, prefix, config, ())
         label = "Graph down" if api == "graph" else "ARM down, Graph up"
         return _outcome(f"{label} {down_s:.0f} s", az.connection_string, prefix, hook, parked, redriven,

@@ -280,7 +280,19 @@ class AzuriteProcess:
                "--blobHost", "127.0.0.1", "--blobPort", str(self.inst.blob_port),
                "--queueHost", "127.0.0.1", "--queuePort", str(self.inst.queue_port),
                "--tableHost", "127.0.0.1", "--tablePort", str(self.inst.table_port)]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for attempt in range(5):  # a restart may race the old process's sockets: try again
+            self.starts = getattr(self, "starts", 0) + 1
+            log = open(self.folder / f"azurite-{self.starts}.log", "wb")  # noqa: SIM115 - owned by the process
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+            log.close()
+            if self._wait_ports():
+                return
+            time.sleep(1 + attempt)
+        raise RuntimeError(f"azurite did not start; see {self.folder}/azurite-*.log")
+
+    def _wait_ports(self) -> bool:
+        assert self.proc is not None
         deadline = time.monotonic() + 60
         for port in (self.inst.blob_port, self.inst.table_port):
             while True:
@@ -288,8 +300,11 @@ class AzuriteProcess:
                     if s.connect_ex(("127.0.0.1", port)) == 0:
                         break
                 if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("azurite did not start")
+                    if self.proc.poll() is None:
+                        self.proc.kill()
+                    return False
                 time.sleep(0.05)
+        return True
 
     def stop(self) -> None:
         """Stop the store (SIGTERM: Azurite saves its in-memory tables on the way down; a SIGKILL

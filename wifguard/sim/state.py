@@ -114,15 +114,25 @@ class SimulationConfig:
         if not 0.0 <= cfg.fault_rate <= 1.0:
             raise ValueError("simulation.fault_rate must be between 0 and 1")
         for o in cfg.outages:
-            if not isinstance(o, Mapping) or o.get("api") not in ("graph", "arm") \
-                    or not isinstance(o.get("from"), int | float) or not isinstance(o.get("until"), int | float):
-                raise ValueError(f"simulation.outages: each entry needs api graph|arm, from and until "
-                                 f"(unix seconds); got {o!r}")
+            timed = isinstance(o, Mapping) and isinstance(o.get("from"), int | float) \
+                and isinstance(o.get("until"), int | float)
+            armed = isinstance(o, Mapping) and isinstance(o.get("seconds"), int | float)
+            if not isinstance(o, Mapping) or o.get("api") not in ("graph", "arm") or not (timed or armed):
+                raise ValueError(f"simulation.outages: each entry needs api graph|arm and either from and until "
+                                 f"(unix seconds) or seconds (starting at the next request); got {o!r}")
         return cfg
 
     def down(self, api: str, now: float) -> bool:
-        """Whether ``api`` is inside one of its fault windows at ``now``."""
-        return any(o["api"] == api and o["from"] <= now < o["until"] for o in self.outages)
+        """Whether ``api`` is inside one of its fault windows at ``now``. A window given as
+        ``seconds`` starts at the first request to its API after it was set."""
+        for o in self.outages:
+            if o["api"] != api:
+                continue
+            if "from" not in o:
+                o["from"], o["until"] = now, now + float(o["seconds"])
+            if o["from"] <= now < o["until"]:
+                return True
+        return False
 
     @property
     def fic_write_hold_s(self) -> float:
