@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from wifguard.config import Config, load_config
+from wifguard.config import Config
 from wifguard.engine import Engine
 from wifguard.inventory.connection import Connection
 from wifguard.pipeline import Responder, RunResult
@@ -18,18 +18,10 @@ from wifguard.settings import Settings
 
 
 def build_config(settings: Settings, config_path: str | None = None, tenant_id: str | None = None) -> Config:
-    cfg = load_config(config_path or settings.config_path)
-    overrides: dict[str, Any] = {}
-    if settings.quarantine_mode:
-        overrides["quarantine"] = {**cfg.quarantine.model_dump(mode="json"), "mode": settings.quarantine_mode}
-    responder = set(settings.responder_ids)
-    if responder:
-        # The responder's own changes (quarantine, restore) are approved actors by definition.
-        overrides["approved_actors"] = sorted({*cfg.approved_actors, *responder})
-    if overrides:
-        data = {**cfg.model_dump(mode="json", exclude={"source"}), **overrides}
-        cfg = Config.model_validate({**data, "source": cfg.source})
-    return cfg.with_home_tenant(tenant_id or settings.tenant_id)
+    """The Functions' config: file, then ``WIFGUARD_*`` settings (the same resolution as the CLI)."""
+    from wifguard.resolve import resolve
+
+    return resolve(settings, config_path, tenant_id=tenant_id).config
 
 
 def open_store(settings: Settings, conn_string: str | None = None) -> Any:
@@ -43,10 +35,11 @@ def open_store(settings: Settings, conn_string: str | None = None) -> Any:
 
 
 async def build_responder(settings: Settings, *, conn: Connection | None = None, store: Any = None,
-                          config_path: str | None = None, compose_messages: bool = False) -> Responder:
+                          config_path: str | None = None, compose_messages: bool = False,
+                          config: Config | None = None) -> Responder:
     conn = conn or settings.connection()  # type: ignore[assignment]
     assert isinstance(conn, Connection)
-    cfg = build_config(settings, config_path, conn.tenant_id)
+    cfg = config or build_config(settings, config_path, conn.tenant_id)
     engine = Engine(cfg)
     if store is None:
         store = open_store(settings)
@@ -75,6 +68,17 @@ SHARD_READ_CHUNK = 200
 
 async def plan_sweep(responder: Responder, shard_size: int) -> list[dict[str, Any]]:
     """Shards: pages of application ids, one per subscription, and one for tenant-wide rules."""
+    from wifguard.inventory.permissions import PermissionDenied
+    from wifguard.permission_health import record_denied
+
+    try:
+        return await _plan_sweep(responder, shard_size)
+    except PermissionDenied as exc:
+        await record_denied(responder.store, exc, "sweep planner")
+        raise
+
+
+async def _plan_sweep(responder: Responder, shard_size: int) -> list[dict[str, Any]]:
     from wifguard.inventory.graph import applications_url
 
     inv = responder.inventory
@@ -91,7 +95,22 @@ async def plan_sweep(responder: Responder, shard_size: int) -> list[dict[str, An
 
 
 async def run_shard(responder: Responder, shard: Mapping[str, Any]) -> RunResult:
-    """Evaluate one shard and record it (tenant-wide rules only in the ``tenant`` shard)."""
+    """Evaluate one shard and record it (tenant-wide rules only in the ``tenant`` shard).
+
+    A missing permission raises :class:`PermissionDenied` (the queue retries, then poisons the
+    shard) after recording it for the health endpoint: nothing of the shard is recorded or
+    resolved from a partial view."""
+    from wifguard.inventory.permissions import PermissionDenied
+    from wifguard.permission_health import record_denied
+
+    try:
+        return await _run_shard(responder, shard)
+    except PermissionDenied as exc:
+        await record_denied(responder.store, exc, f"sweep shard {shard.get('kind')}")
+        raise
+
+
+async def _run_shard(responder: Responder, shard: Mapping[str, Any]) -> RunResult:
     result = RunResult()
     kind = shard.get("kind")
     inv = responder.inventory

@@ -82,7 +82,7 @@ def test_store_killed_and_restarted_mid_batch(tmp_path: Path, tenant: SimTenant)
         az.start()  # same ports, same data folder
         _, err = proc.communicate(timeout=300)
         # either it rode out the outage (client retries) or it failed so the batch is delivered again
-        assert proc.returncode in (0, 3), err.decode()[-2000:]
+        assert proc.returncode in (0, 2, 3), err.decode()[-2000:]
         if proc.returncode == 3:
             assert b"replay the same file again" in err
         finish(env, az.connection_string, "chaosstore", replay, config, hook)
@@ -107,7 +107,7 @@ def test_api_down_mid_batch_parks_then_redrive(api: str, tmp_path: Path, tenant:
         tenant.outage(api, WINDOW, after=None)
         proc = wifguard(*replay, env=env)
         out, err = proc.communicate(timeout=300)
-        assert proc.returncode == 0, err.decode()[-2000:]
+        assert proc.returncode == 2, err.decode()[-2000:]  # records were parked: said, not hidden
         data = json.loads(out)
         parked = [e for e in data["events"] if e["status"] == "rejected"]
         assert parked, data["summary"]  # the outage hit records: parked, not lost, not guessed

@@ -4,12 +4,16 @@ A sweep costs a handful of paged list calls, not one call per app: applications 
 their credentials (``$expand=federatedIdentityCredentials``) and, in a second listing, with
 their owners (``$expand=owners``, capped at 20 by Graph, so an app showing 20 is re-read in
 full). Role assignments are listed per subscription and per management group, and principals
-are resolved in bulk with ``directoryObjects/getByIds``.
+are resolved in bulk with ``/servicePrincipals?$filter=id in (...)`` inside ``$batch``.
+
+A 403 anywhere is :class:`PermissionDenied` and propagates: an identity is never evaluated from
+a partial view (an unreadable owner list or role listing would silently drop findings).
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +23,15 @@ from wifguard.facts import TenantIndex
 from wifguard.inventory.arm import ArmClient, parse_uami_id
 from wifguard.inventory.connection import Connection
 from wifguard.inventory.gaps import ContextPart, gap
-from wifguard.inventory.graph import GraphClient, GraphError, HttpStats, NotFound, applications_url
+from wifguard.inventory.graph import (
+    GraphClient,
+    GraphError,
+    HttpStats,
+    NotFound,
+    applications_url,
+    raise_for_denied,
+)
+from wifguard.inventory.permissions import PermissionDenied
 from wifguard.model import (
     Credential,
     Identity,
@@ -29,12 +41,14 @@ from wifguard.model import (
     RoleAssignment,
     RoleDefinition,
     TrustContext,
+    graph_subtype,
 )
 from wifguard.roles import definition_from_arm
 
 Progress = Callable[[str, int, int], None]
 OWNER_SELECT = "id,displayName,userPrincipalName,mail"
 EXPANDED_OWNER_CAP = 20
+IN_FILTER_LIMIT = 15  # Graph's limit on the values of one `in` operator
 OWNER_TAGS = ("owner", "Owner", "owners", "wifguard-owner")
 
 
@@ -115,9 +129,14 @@ class Inventory:
         return self._subscriptions
 
     def management_group_scopes(self) -> list[str]:
-        ids = list(self.conn.management_groups)
-        if self.conn.tenant_id and self.conn.tenant_id not in ids:
-            ids.insert(0, self.conn.tenant_id)  # the tenant root management group
+        """Only the management groups the deployment was told it may read.
+
+        Reader on a management group (the tenant root group included, whose name is the tenant
+        id) is an optional, separate grant: reading one that was not granted would fail on every
+        run. Assignments made at the tenant root (and every management group above a monitored
+        subscription) are inherited, so the subscription listings already return them.
+        """
+        ids = list(dict.fromkeys(self.conn.management_groups))
         return [f"/providers/Microsoft.Management/managementGroups/{m}" for m in ids]
 
     async def _mg_assignments(self, errors: list[str], principal_id: str | None = None) -> list[RoleAssignment]:
@@ -125,6 +144,8 @@ class Inventory:
         for scope in self.management_group_scopes():
             try:
                 out += _assignments(await self.arm.role_assignments(scope, principal_id=principal_id), errors)
+            except PermissionDenied:
+                raise  # a missing permission blocks: never evaluate from a partial view
             except Exception as exc:
                 gap(errors, ContextPart.ROLE_ASSIGNMENTS, f"role assignments at {scope}: {_short(exc)}")
         return out
@@ -141,6 +162,8 @@ class Inventory:
                 for d in await self.arm.custom_role_definitions(scope):
                     rd = definition_from_arm(d)
                     self._definitions[rd.id] = rd
+            except PermissionDenied:
+                raise  # a missing permission blocks: never evaluate from a partial view
             except Exception as exc:
                 gap(errors, ContextPart.ROLE_DEFINITIONS, f"role definitions at {scope}: {_short(exc)}")
         return self._definitions
@@ -150,6 +173,10 @@ class Inventory:
                                   errors: list[str] | None = None) -> TrustContext | None:
         """Re-read an app registration live; None when it no longer exists."""
         errors = errors if errors is not None else []
+        if not _is_guid(object_id or app_id):
+            # Graph answers 400 Request_BadRequest for an id that is not a GUID (a redacted
+            # "[REMOVED]" in a published record): no such object can exist.
+            return None
         select = "$select=id,appId,displayName&$expand=federatedIdentityCredentials"
         path = f"/applications/{object_id}" if object_id else f"/applications(appId='{app_id}')"
         res = await self.graph.batch([
@@ -157,6 +184,8 @@ class Inventory:
             {"id": "owners", "method": "GET", "url": f"{path}/owners?$select={OWNER_SELECT}&$top=999"},
         ])
         app = res["app"]
+        raise_for_denied(app, "GET", path)
+        raise_for_denied(res["owners"], "GET", f"{path}/owners")
         if app["status"] == 404:
             return None
         if app["status"] >= 400:
@@ -169,7 +198,7 @@ class Inventory:
             gap(errors, ContextPart.OWNERS, f"owners of {path}: Graph {res['owners']['status']}")
         sp_id = await self._service_principal_of(body["appId"])
         ident = Identity(body["id"], body.get("displayName") or body["id"], IdentityKind.APPLICATION,
-                         app_id=body.get("appId"), principal_id=sp_id)
+                         app_id=body.get("appId"), principal_id=sp_id, subtype=graph_subtype(body))
         creds = _credentials(body.get("federatedIdentityCredentials", []), False, errors, ident.name)
         ras = await self._assignments_of(sp_id, errors) if sp_id else []
         defs = await self._definitions_for(ras, errors)
@@ -181,7 +210,9 @@ class Inventory:
         service principals, and one role-assignment listing per subscription instead of one per
         principal. None for apps that no longer exist."""
         errors = errors if errors is not None else []
-        ids = list(dict.fromkeys(i for i in object_ids if i))
+        wanted = list(dict.fromkeys(i for i in object_ids if i))
+        ids = [i for i in wanted if _is_guid(i)]
+        out: dict[str, TrustContext | None] = dict.fromkeys((i for i in wanted if not _is_guid(i)), None)
         select = "$select=id,appId,displayName&$expand=federatedIdentityCredentials"
         reqs: list[dict[str, Any]] = []
         for n, oid in enumerate(ids):
@@ -190,9 +221,10 @@ class Inventory:
                          "url": f"/applications/{oid}/owners?$select={OWNER_SELECT}&$top=999"})
         res = await self.graph.batch(reqs)
         bodies: dict[int, dict[str, Any]] = {}
-        out: dict[str, TrustContext | None] = {}
         for n, oid in enumerate(ids):
             app = res.get(f"a{n}", {"status": 0})
+            raise_for_denied(app, "GET", f"/applications/{oid}")
+            raise_for_denied(res.get(f"o{n}", {}), "GET", f"/applications/{oid}/owners")
             if app["status"] == 404:
                 out[oid] = None
             elif app["status"] < 400 and app["status"]:
@@ -206,6 +238,7 @@ class Inventory:
         sps: dict[int, str | None] = {}
         for n in bodies:
             r = sp_res.get(f"s{n}", {"status": 0})
+            raise_for_denied(r, "GET", "/servicePrincipals")
             values = (r.get("body") or {}).get("value", []) if r["status"] < 400 else []
             sps[n] = values[0]["id"] if values else None
         by_principal: dict[str, list[RoleAssignment]] = {}
@@ -214,7 +247,7 @@ class Inventory:
         for n, body in bodies.items():
             sp_id = sps.get(n)
             ident = Identity(body["id"], body.get("displayName") or body["id"], IdentityKind.APPLICATION,
-                             app_id=body.get("appId"), principal_id=sp_id)
+                             app_id=body.get("appId"), principal_id=sp_id, subtype=graph_subtype(body))
             creds = _credentials(body.get("federatedIdentityCredentials", []), False, errors, ident.name)
             ores = res.get(f"o{n}", {"status": 0})
             if not 0 < ores["status"] < 400:
@@ -241,6 +274,8 @@ class Inventory:
             try:
                 return _assignments(await self.arm.role_assignments(f"/subscriptions/{s}", principal_id=principal_id),
                                     errors)
+            except PermissionDenied:
+                raise  # a missing permission blocks: never evaluate from a partial view
             except Exception as exc:
                 gap(errors, ContextPart.ROLE_ASSIGNMENTS, f"role assignments in subscription {s}: {_short(exc)}")
                 return []
@@ -273,6 +308,8 @@ class Inventory:
             s, rg, _ = parse_uami_id(rid)
             try:
                 rg_tags = await self.arm.resource_group_tags(s, rg)
+            except PermissionDenied:
+                raise  # a missing permission blocks: never evaluate from a partial view
             except Exception as exc:
                 gap(errors, ContextPart.OWNERS, f"tags of resource group {rg}: {_short(exc)}")
                 rg_tags = {}
@@ -292,6 +329,8 @@ class Inventory:
     async def principal_context(self, principal_id: str, *, errors: list[str] | None = None) -> TrustContext | None:
         """The identity behind a role assignment's principal (app service principal or UAMI)."""
         errors = errors if errors is not None else []
+        if not _is_guid(principal_id):
+            return None  # not an object id (Graph: 400 Request_BadRequest): no such principal
         try:
             sp = await self.graph.get(
                 f"/servicePrincipals/{principal_id}?$select=id,appId,servicePrincipalType,alternativeNames")
@@ -321,9 +360,15 @@ class Inventory:
         apps_task = asyncio.create_task(self._all_apps(report))
         owners_task = asyncio.create_task(self._all_owners(errors))
         arm_task = asyncio.create_task(self._all_arm(errors, report))
-        apps = await apps_task
-        owners = await owners_task
-        uamis, assignments = await arm_task
+        tasks = (apps_task, owners_task, arm_task)
+        try:
+            apps, owners, (uamis, assignments) = await asyncio.gather(*tasks)
+        except BaseException:
+            # e.g. PermissionDenied: stop the other readers instead of leaving them running.
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
         by_principal: dict[str, list[RoleAssignment]] = {}
         for ra in assignments:
             by_principal.setdefault(ra.principal_id.lower(), []).append(ra)
@@ -337,7 +382,7 @@ class Inventory:
         for app in apps:
             sp_id = sp_of_app.get(str(app.get("appId", "")).lower())
             ident = Identity(app["id"], app.get("displayName") or app["id"], IdentityKind.APPLICATION,
-                             app_id=app.get("appId"), principal_id=sp_id)
+                             app_id=app.get("appId"), principal_id=sp_id, subtype=graph_subtype(app))
             creds = _credentials(app.get("federatedIdentityCredentials") or [], False, errors, ident.name)
             ras = tuple(by_principal.get(sp_id.lower(), [])) if sp_id else ()
             ctx = TrustContext(ident, creds, ras, owners.get(app["id"].lower()), defs)
@@ -384,7 +429,7 @@ class Inventory:
                     owners[app["id"].lower()] = tuple(Owner.from_graph(o) for o in raw)
                     if len(raw) >= EXPANDED_OWNER_CAP:
                         capped.append(app["id"])
-        except GraphError as exc:
+        except GraphError as exc:  # (PermissionDenied is no GraphError: it propagates)
             gap(errors, ContextPart.OWNERS, f"owners could not be listed ({_short(exc)}); WIF504 is skipped")
             return {}
         for app_id in capped:  # $expand stops at 20: read the full list
@@ -395,17 +440,29 @@ class Inventory:
         return owners
 
     async def _resolve_principals(self, principal_ids: list[str], errors: list[str]) -> dict[str, str]:
-        """appId (lower) → service principal id, for the principals that hold role assignments."""
+        """appId (lower) → service principal id, for the principals that hold role assignments.
+
+        ``/servicePrincipals?$filter=id in (...)`` needs only Application.Read.All (what the app
+        is granted), where ``directoryObjects/getByIds`` needs Directory.Read.All. Graph takes
+        at most 15 values in an ``in``; the filters go 20 to a ``$batch`` envelope, and the
+        envelopes concurrently, so 1,000 principals cost 4 requests.
+        """
         out: dict[str, str] = {}
-        for i in range(0, len(principal_ids), 1000):
-            chunk = principal_ids[i:i + 1000]
-            try:
-                data = await self.graph.request("POST", "/directoryObjects/getByIds",
-                                                {"ids": chunk, "types": ["servicePrincipal"]}, low_priority=True)
-            except GraphError as exc:
-                gap(errors, ContextPart.ROLE_ASSIGNMENTS, f"principals could not be resolved ({_short(exc)})")
+        reqs = []
+        for n, i in enumerate(range(0, len(principal_ids), IN_FILTER_LIMIT)):
+            chunk = ",".join(f"'{p}'" for p in principal_ids[i:i + IN_FILTER_LIMIT])
+            reqs.append({"id": f"p{n}", "method": "GET",
+                         "url": f"/servicePrincipals?$filter=id in ({chunk})&$select=id,appId&$top=999"})
+        if not reqs:
+            return out
+        res = await self.graph.batch(reqs, low_priority=True)
+        for req in reqs:
+            r = res.get(req["id"], {"status": 0})
+            raise_for_denied(r, "GET", "/servicePrincipals")
+            if not 0 < r["status"] < 400:
+                gap(errors, ContextPart.ROLE_ASSIGNMENTS, f"principals could not be resolved (Graph {r['status']})")
                 continue
-            for sp in (data or {}).get("value", []):
+            for sp in (r.get("body") or {}).get("value", []):
                 if sp.get("appId"):
                     out[str(sp["appId"]).lower()] = sp["id"]
         return out
@@ -414,6 +471,8 @@ class Inventory:
                        ) -> tuple[list[tuple[dict[str, Any], list[dict[str, Any]], dict[str, str]]], list[RoleAssignment]]:
         try:
             subs = await self.subscription_ids()
+        except PermissionDenied:
+            raise  # a missing permission blocks: never evaluate from a partial view
         except Exception as exc:
             gap(errors, ContextPart.IDENTITIES, f"subscriptions could not be listed: {_short(exc)}")
             subs = []
@@ -425,6 +484,8 @@ class Inventory:
             try:
                 identities, ras = await asyncio.gather(
                     self.arm.identities(s), self.arm.role_assignments(f"/subscriptions/{s}"))
+            except PermissionDenied:
+                raise  # a missing permission blocks: never evaluate from a partial view
             except Exception as exc:
                 gap(errors, ContextPart.IDENTITIES, f"subscription {s} could not be read: {_short(exc)}")
                 return [], []
@@ -432,6 +493,8 @@ class Inventory:
             if any(not owners_from_tags(dict(u.get("tags") or {})) for u in identities):
                 try:
                     rg_tags = await self.arm.resource_groups(s)
+                except PermissionDenied:
+                    raise  # a missing permission blocks: never evaluate from a partial view
                 except Exception as exc:
                     gap(errors, ContextPart.OWNERS, f"resource groups of subscription {s}: {_short(exc)}")
 
@@ -440,6 +503,8 @@ class Inventory:
                 rid = str(u["id"])
                 try:
                     fics = await self.arm.credentials(rid)
+                except PermissionDenied:
+                    raise  # a missing permission blocks: never evaluate from a partial view
                 except Exception as exc:
                     gap(errors, ContextPart.CREDENTIALS, f"credentials of {rid}: {_short(exc)}")
                     fics = []
@@ -529,3 +594,10 @@ class CredentialWriter:
                 "POST", f"/applications/{identity.id}/federatedIdentityCredentials", credential.to_graph())
             return dict(data or {})
         return await self.inv.arm.put_credential(identity.id, credential.name, credential.to_arm_properties())
+
+
+_GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def _is_guid(value: str | None) -> bool:
+    return bool(value and _GUID_RE.match(value))

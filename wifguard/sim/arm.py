@@ -15,6 +15,7 @@ from typing import Any
 from .errors import SimError
 from .state import RA_MARKER, Tenant, _norm_scope, uami_resource_id
 from .stats import Stats
+from .strict import check_arm_api_version, uami_view
 from .throttle import TokenBucket, retry_after_seconds
 from .wire import Req, Resp, decode_skiptoken, encode_skiptoken, next_link
 
@@ -70,11 +71,22 @@ class ArmApi:
                            f" Please try again after '{headers['Retry-After']}' seconds after the additional "
                            "tokens are available. Refer to https://aka.ms/arm-throttling")
             return Resp(429, arm_error_body(err), headers)
-        self.stats.request("arm", f"{req.method} {_route_name(low)}")
+        route = f"{req.method} {_route_name(low)}"
+        self.stats.request("arm", route)
+        if self.t.sim.denies("arm", route):
+            err = SimError(403, "AuthorizationFailed",
+                           "The client 'wifguard' with object id '00000000-0000-0000-0000-000000000000' does not have authorization "
+                           f" to perform action "
+                           f"'{_arm_action(parts, req.method)}' over scope '{req.path}' or the scope is invalid. "
+                           "If access was recently granted, please refresh your credentials.")
+            resp = Resp(403, arm_error_body(err), {})
+            resp.headers.update(headers)
+            return resp
         try:
             if "api-version" not in req.query:
                 raise SimError(400, "MissingApiVersionParameter",
                                "The api-version query parameter (?api-version=) is required for all requests.")
+            check_arm_api_version(low, req.query.get("api-version", ""))
             resp = await self._route(req, parts, low)
         except SimError as err:
             resp = Resp(err.status, arm_error_body(err), dict(err.headers))
@@ -151,7 +163,8 @@ class ArmApi:
             if rg is not None:
                 rg_l = f"/resourcegroups/{rg['name'].lower()}/"
                 keys = [k for k in keys if rg_l in k]
-            return self._page(req, [self.t.uamis[k] for k in keys], self.t.sim.arm_page_size)
+            version = req.query.get("api-version", "")
+            return self._page(req, [uami_view(self.t.uamis[k], version) for k in keys], self.t.sim.arm_page_size)
         ukey = self._uami_key(sub, rg, rest[0])
         uami = self.t.uamis.get(ukey) if ukey else None
         if uami is None:
@@ -161,7 +174,7 @@ class ArmApi:
                            "go to https://aka.ms/ARMResourceNotFoundFix")
         if len(rest) == 1:
             if m == "GET":
-                return Resp(200, uami)
+                return Resp(200, uami_view(uami, req.query.get("api-version", "")))
             raise _method_not_allowed()
         if rest_low[1] != "federatedidentitycredentials" or len(rest) > 3:
             raise SimError(404, "InvalidResourceType", f"The resource type could not be found for '{req.path}'.")
@@ -326,3 +339,15 @@ def _route_name(low: list[str]) -> str:
              "federatedidentitycredentials", "microsoft.authorization", "roleassignments", "roledefinitions",
              "microsoft.management", "managementgroups"}
     return "/" + "/".join(s if s in names else "{}" for s in low)
+
+
+def _arm_action(parts: list[str], method: str) -> str:
+    """The RBAC action a request needs, as ARM names it in an AuthorizationFailed message."""
+    verb = {"GET": "read", "HEAD": "read", "DELETE": "delete"}.get(method.upper(), "write")
+    low = [p.lower() for p in parts]
+    if "providers" not in low:
+        types = ["subscriptions"] + (["resourceGroups"] if "resourcegroups" in low else [])
+        return "Microsoft.Resources/" + "/".join(types) + f"/{verb}"
+    i = len(low) - 1 - low[::-1].index("providers")
+    namespace, rest = parts[i + 1] if i + 1 < len(parts) else "", parts[i + 2:]
+    return "/".join([namespace, *rest[::2], verb])

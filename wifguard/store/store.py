@@ -17,6 +17,8 @@ Tables (``{prefix}`` defaults to ``wifguard``):
 ``{prefix}outbox``
     notification outbox (``wifguard.store.outbox``): PartitionKey = identity partition,
     RowKey = notification id; pending before a send, sent after.
+``{prefix}trail``
+    when each credential was last added and removed (WIF703; ``wifguard/store/trail.py``).
 ``{prefix}actions``
     append-only action log: PartitionKey = ``YYYY-MM``, RowKey = ISO time (µs) + uuid, so rows
     sort by time; rows are only ever inserted.
@@ -267,6 +269,9 @@ class Store:
         self._last_action_ts: datetime | None = None
         self._action_lock = asyncio.Lock()
         self._closed = False
+        from wifguard.store.trail import CredentialTrail
+
+        self.trail = CredentialTrail(tables, prefix)
 
     # -- construction and lifetime ---------------------------------------------------------
 
@@ -334,6 +339,7 @@ class Store:
             self.outbox_table,
         ):
             await self._tables.create_table_if_not_exists(name)
+        await self.trail.ensure()
         if self._blobs is not None:
             try:
                 await self._blobs.create_container(self.rejected_container)
@@ -348,6 +354,7 @@ class Store:
         self._closed = True
         for client in (self._findings, self._events, self._rejected, self._backups, self._actions, self._outbox):
             await client.close()
+        await self.trail.aclose()
         await self._tables.close()
         if self._blobs is not None:
             await self._blobs.close()
@@ -429,6 +436,8 @@ class Store:
                 if not scope.covers(str(prev.get("rule_id", "")), _str_or_none(prev.get("credential_name")),
                                     _str_or_none(prev.get("role_assignment_id"))):
                     continue
+                if '"basis": "event"' in str(prev.get("evidence") or ""):
+                    continue  # made from an event's copy (evidence: event): like change findings, kept
                 entity = _props(prev)
                 entity.update(status=FindingStatus.RESOLVED.value, resolved_at=now, status_changed_at=now,
                               status_by="record", notify_pending=False)
