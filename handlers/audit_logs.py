@@ -142,7 +142,8 @@ def _decode_parsed(obj: Any, where: str, raw_body: bytes | str | None) -> list[D
     if isinstance(obj, Mapping):
         if "records" not in obj and isinstance(obj.get("value"), list | tuple) and "properties" not in obj:
             # A Graph page: {"@odata.context": ..., "value": [directoryAudit, ...]}
-            return [_decode_record(rec, i, _label(where, i)) for i, rec in enumerate(obj["value"])]
+            return with_raw([_decode_record(rec, i, _label(where, i)) for i, rec in enumerate(obj["value"])],
+                            obj["value"], raw_body, "value")
         if "records" in obj:
             records = obj["records"]
             if not isinstance(records, list | tuple):
@@ -158,12 +159,11 @@ def _decode_parsed(obj: Any, where: str, raw_body: bytes | str | None) -> list[D
         return [dataclasses.replace(one, raw=raw_body if raw_body is not None else dumps(obj))]
     if isinstance(obj, list | tuple):
         out: list[Decoded] = []
-        if all(not (isinstance(item, Mapping) and "records" in item and "properties" not in item) for item in obj):
+        if not any(_nested_body(item) for item in obj):
             return with_raw([_decode_record(item, i, _label(where, i)) for i, item in enumerate(obj)],
                             obj, raw_body, None)
         for i, item in enumerate(obj):
-            if isinstance(item, Mapping) and "properties" not in item and (
-                    "records" in item or isinstance(item.get("value"), list | tuple)):
+            if _nested_body(item):
                 out.extend(_decode_parsed(item, f"{where} item {i}", None))
             else:
                 d = _decode_record(item, i, _label(where, i))
@@ -171,6 +171,12 @@ def _decode_parsed(obj: Any, where: str, raw_body: bytes | str | None) -> list[D
         return out
     raw = raw_body if raw_body is not None else dumps(obj)
     return [_rejected(sha256_id(raw), f"{where} is not a JSON object or array (got {type_name(obj)})", raw)]
+
+
+def _nested_body(item: Any) -> bool:
+    """An Event Hub body or a Graph page inside a list (not a record)."""
+    return isinstance(item, Mapping) and "properties" not in item and (
+        "records" in item or isinstance(item.get("value"), list | tuple))
 
 
 def _label(where: str, index: int | None) -> str:
