@@ -27,6 +27,7 @@ import httpx
 
 from .compose import CLOUDEVENT_CONTENT_TYPE, ChannelType, compose
 from .config import ChannelConfig, NotifyConfig, RetryPolicy, route
+from .dedup import with_dedup_key
 from .escape import clean
 from .notice import Notice
 
@@ -301,7 +302,7 @@ async def deliver(
         "channel_type": channel.type.value,
     }
     try:
-        payload = compose(notice, channel.type)
+        payload = with_dedup_key(compose(notice, channel.type), channel.type, notice)
     except Exception as e:  # a composition bug must not stop the other notices
         log.exception("notify: composing for channel %s failed", channel.name)
         return DeliveryResult(ok=False, status=None, attempts=0, error=f"compose failed: {e}", **base)
@@ -405,6 +406,15 @@ class Notifier:
         return DeliveryResult(channel=name, ok=False, status=None, attempts=0, error=error,
                               fingerprint=notice.finding.fingerprint, kind=notice.kind.value,
                               channel_type=ch.type.value if ch else "", skipped=True)
+
+    def begin_run(self) -> None:
+        """Start a new run: breakers and "unusable channel" warnings are per run.
+
+        One notifier is reused by a warm worker across runs; a breaker opened in the last run
+        must not hold this run's retries of what that run left pending."""
+        self._failures.clear()
+        self._open_until.clear()
+        self._warned.clear()
 
     def breaker_open(self, channel_name: str) -> bool:
         until = self._open_until.get(channel_name)
