@@ -155,15 +155,28 @@ async def findings(req: func.HttpRequest) -> func.HttpResponse:
 @app.function_name("restore")
 @app.route(route="quarantine/{id}/restore", methods=["POST"], auth_level=func.AuthLevel.ADMIN)
 async def restore(req: func.HttpRequest) -> func.HttpResponse:
-    """Recreate a quarantined credential exactly from its backup."""
-    from wifguard.quarantine import RestoreError
+    """Recreate a quarantined credential exactly from its backup (JSON body: reason, expires_days)."""
+    from wifguard.quarantine import RestoreConflict, RestoreError, RestoreNotFound
     from wifguard.quarantine import restore as do_restore
 
     backup_id = req.route_params.get("id", "")
+    try:
+        body = json.loads(req.get_body() or b"{}")
+        reason = str(body.get("reason") or "") if isinstance(body, dict) else ""
+        days = body.get("expires_days") if isinstance(body, dict) else None
+        if days is not None and not isinstance(days, int):
+            raise ValueError("expires_days must be an integer")
+    except ValueError:
+        return _json({"error": "body must be JSON with a reason"}, 400)
     r = await responder()
     try:
-        out = await do_restore(r.store, r.writer, backup_id, actor="http:restore")
+        out = await do_restore(r.store, r.writer, backup_id, reason=reason, actor="http:restore", expires_days=days)
+    except RestoreNotFound:
+        return _json({"error": "no such backup"}, 404)
+    except RestoreConflict as exc:
+        return _json({"error": str(exc)}, 409)
     except RestoreError as exc:
-        status = 404 if "no quarantine backup" in str(exc) else 409
-        return _json({"error": str(exc)}, status)
+        return _json({"error": str(exc)}, 409)
+    except ValueError as exc:
+        return _json({"error": str(exc)}, 400)
     return _json(out)

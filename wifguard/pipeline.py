@@ -22,6 +22,7 @@ from wifguard.inventory.tenant import CredentialWriter, Inventory
 from wifguard.model import Change, ChangeKind, Finding, IdentityKind, TrustContext
 from wifguard.notify import Notice, NoticeKind, NotifyConfig, compose
 from wifguard.quarantine import Quarantiner
+from wifguard.requarantine import QuarantineGuard
 from wifguard.store import EvaluationScope, RecordResult, Store
 
 log = logging.getLogger("wifguard.pipeline")
@@ -98,6 +99,7 @@ class Responder:
         self.notify_config = NotifyConfig.from_mapping(engine.config.notifications or {})
         self.quarantiner = Quarantiner(engine.config.quarantine, store, self.writer,
                                        frozenset(i for i in responder_ids if i), actor)
+        self.guard = QuarantineGuard(store, self.writer, engine, actor)
         self._http: Any = None
         self._notifier: Any = None
         self._change_rules = frozenset(r.id for r in engine.rules if r.spec.applies_to == "change")
@@ -284,7 +286,7 @@ class Responder:
             return
         evaluations = [self.engine.evaluate(ctx, change=c) for c in changes
                        if c.kind is not ChangeKind.IDENTITY] or [self.engine.evaluate(ctx)]
-        await self.respond(ctx, evaluations, result, tenant_rules_ran=False)
+        await self.respond(ctx, evaluations, result, tenant_rules_ran=False, changes=changes)
 
     # -- record, notify, quarantine ---------------------------------------------------------------
     @property
@@ -303,14 +305,18 @@ class Responder:
 
     async def respond(self, ctx: TrustContext, evaluations: Sequence[Evaluation], result: RunResult, *,
                       tenant_rules_ran: bool, notify: bool = True,
-                      only_rules: frozenset[str] | None = None) -> RecordResult:
+                      only_rules: frozenset[str] | None = None, changes: Sequence[Change] = ()) -> RecordResult:
         findings = list({f.fingerprint: f for ev in evaluations for f in ev.findings}.values())
         exempted = list({f.fingerprint: f for ev in evaluations for f, _ in ev.exempted}.values())
+        # Restore exemptions and re-adds after quarantine live in the store (quarantine ledger).
+        review = await self.guard.review(ctx, findings, changes)
+        findings, exempted = review.findings, [*exempted, *review.exempted]
         for ev in evaluations:
             result.errors += list(ev.errors)
         rec = await self.store.record(ctx.identity.id, findings, scope=self.scope(tenant_rules_ran, only_rules),
                                       exempted=exempted)
         result.add_record(rec)
+        await self.guard.after_record(review)
         result.findings += findings
         if notify and rec.to_notify:
             await self.notify(ctx, [r.to_finding() for r in rec.to_notify], result)

@@ -34,6 +34,7 @@ CATALOGUE = {
     "WIF501": "low", "WIF502": "info", "WIF503": "medium", "WIF504": "medium",
     "WIF601": "high", "WIF602": "critical", "WIF603": "high", "WIF604": "critical", "WIF605": "high",
     "WIF701": "medium", "WIF702": "medium",
+    "WIF704": "high",
 }
 
 

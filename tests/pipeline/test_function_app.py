@@ -121,6 +121,6 @@ async def test_http_functions(app_env: dict[str, str]) -> None:
     bad = await user_function("findings")(func.HttpRequest("GET", "/api/findings", body=b"",
                                                            params={"severity": "urgent"}))
     assert bad.status_code == 400 and "urgent" in json.loads(bad.get_body())["error"]
-    missing = await user_function("restore")(func.HttpRequest("POST", "/api/quarantine/nope/restore", body=b"",
+    missing = await user_function("restore")(func.HttpRequest("POST", "/api/quarantine/nope/restore", body=b'{"reason": "owner ok"}',
                                                               route_params={"id": "nope"}))
     assert missing.status_code == 404
