@@ -49,7 +49,7 @@ def test_wif704_near_miss_same_credential_never_quarantined() -> None:
 
 
 def test_wif704_near_miss_the_removal_itself() -> None:
-    cred, ch = readded(ChangeKind.CREDENTIAL_REMOVED)
+    _cred, ch = readded(ChangeKind.CREDENTIAL_REMOVED)
     assert "WIF704" not in rule_ids(evaluate(ctx(), change=ch))
 
 
