@@ -486,6 +486,11 @@ def demo(
 
 
 def main() -> None:
+    import os
+
+    from wifguard.logsafe import install
+
+    install(os.environ)
     app()
 
 
