@@ -158,7 +158,7 @@ def install(env: Mapping[str, str] | None = None, *, quiet: bool = True) -> None
     previous = logging.getLogRecordFactory()
 
     def factory(*args: object, **kwargs: object) -> logging.LogRecord:
-        record = previous(*args, **kwargs)  # type: ignore[arg-type]
+        record = previous(*args, **kwargs)
         _redact_record(record)
         return record
 
