@@ -11,7 +11,7 @@ CHECKOV_STAMP := .venv-checkov/.installed
 
 setup: $(STAMP) $(NPM_STAMP) $(CHECKOV_STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
