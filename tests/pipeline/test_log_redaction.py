@@ -83,7 +83,9 @@ async def test_no_configured_secret_in_any_log_record(env: dict[str, str], sim: 
     r = await build_responder(Settings.from_env(full_env))  # installs redaction and quiets the SDK loggers
     assert all(logging.getLogger(n).level == logging.WARNING for n in NOISY_LOGGERS)
     # now the worst case: every logger, SDKs included, at DEBUG
-    for name in [*logging.root.manager.loggerDict, *NOISY_LOGGERS]:
+    # (loggers without a level of their own follow the root, now at DEBUG)
+    levels = {name: logging.getLogger(name).level for name in NOISY_LOGGERS}
+    for name in levels:
         logging.getLogger(name).setLevel(logging.DEBUG)
     try:
         backdoor = fic("backdoor", "https://evil0x.blob.core.windows.net/oidc", "attacker",
@@ -105,6 +107,8 @@ async def test_no_configured_secret_in_any_log_record(env: dict[str, str], sim: 
         await r.store.aclose()
         root.removeHandler(cap)
         root.setLevel(old_level)
+        for name, level in levels.items():  # the rest of the session logs as before
+            logging.getLogger(name).setLevel(level)
         install(quiet=True)
     text = "\n".join(cap.lines)
     # the run did log, SDKs included, with the request URLs (redacted)
