@@ -131,8 +131,9 @@ def api() -> HttpApi:
 @app.function_name("health")
 @app.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 async def health(req: func.HttpRequest) -> func.HttpResponse:
-    """healthy | unhealthy and timestamps, from one point read of the store. Anonymous."""
-    reply = await api().health()
+    """healthy | unhealthy and timestamps, from one point read of the store. Anonymous; a caller
+    with a Findings.Read token also gets the warnings (missing permissions)."""
+    reply = await api().health(req.headers.get("Authorization"))
     return _json(reply.body, reply.status)
 
 

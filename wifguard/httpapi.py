@@ -179,16 +179,35 @@ class HttpApi:
 
     # -- endpoints -------------------------------------------------------------------------------
 
-    async def health(self) -> Reply:
+    async def health(self, authorization: str | None = None) -> Reply:
+        """Anonymous: healthy | unhealthy and timestamps, from one point read. A caller with a
+        Findings.Read token also gets the warnings (Graph/ARM permissions denied in the last 24 h),
+        and ``degraded`` when there are any."""
         now = utcnow()
-        body = {"checked_at": _iso(now), "started_at": _iso(self.started_at)}
+        body: dict[str, Any] = {"checked_at": _iso(now), "started_at": _iso(self.started_at)}
         try:
             r = await self._responder()
             await r.store.ledger.removals_this_hour()  # one point read, whatever the table sizes
         except Exception as exc:
             log.error("health: unhealthy: %s: %s", type(exc).__name__, exc)
             return Reply(503, {"status": "unhealthy", **body})
-        return Reply(200, {"status": "healthy", **body})
+        if not authorization:
+            return Reply(200, {"status": "healthy", **body})
+        try:
+            await self._caller(authorization, ROLE_FINDINGS_READ)
+        except AuthError as exc:
+            return Reply(exc.status, {"error": exc.message})
+        try:
+            from wifguard.permission_health import missing_permissions
+
+            missing = await missing_permissions(r.store)
+        except Exception:
+            log.exception("health: reading missing permissions failed")
+            return Reply(503, {"status": "unhealthy", **body})
+        for m in missing:
+            log.warning("health: %s", m.warning())
+        return Reply(200, {"status": "degraded" if missing else "healthy", **body,
+                           "permissions": {"ok": not missing, "missing": [m.to_dict() for m in missing]}})
 
     async def findings(self, params: Mapping[str, str], authorization: str | None) -> Reply:
         try:

@@ -4,7 +4,6 @@ health check that says only healthy/unhealthy, and the caller in the action log.
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import time
@@ -14,68 +13,19 @@ from typing import Any
 import azure.functions as func
 import jwt
 import pytest
-from aiohttp import web
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from api_tokens import AUDIENCE, ROGUE, bearer, serve_jwks, token
 from pipeline_helpers import PAYMENTS, TENANT, audit_record, fic
 
 import function_app
 
-AUDIENCE = "api://wifguard-test"
-KID = "test-key-1"
-FUNCTIONS = {f.get_function_name(): f for f in function_app.app.get_functions()}
 BACKDOOR = fic("backdoor", "https://evil0x.blob.core.windows.net/oidc", "attacker",
                "f1000000-0000-4000-8000-000000000002", description="sync")
 
 
-def _b64(n: int) -> str:
-    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def _key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-SIGNING = _key()
-ROGUE = _key()  # same kid, not published
-
-
-@pytest.fixture(scope="module")
-def jwks_doc() -> dict[str, Any]:
-    pub = SIGNING.public_key().public_numbers()
-    return {"keys": [{"kty": "RSA", "use": "sig", "alg": "RS256", "kid": KID, "n": _b64(pub.n), "e": _b64(pub.e)}]}
-
-
 @pytest.fixture
-async def jwks_url(jwks_doc: dict[str, Any]) -> AsyncIterator[str]:
-    async def keys(request: web.Request) -> web.Response:
-        return web.json_response(jwks_doc)
-
-    app = web.Application()
-    app.router.add_get("/discovery/v2.0/keys", keys)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/discovery/v2.0/keys"  # type: ignore[union-attr]
-    await runner.cleanup()
-
-
-def token(roles: list[str] | None = None, *, key: Any = SIGNING, alg: str = "RS256", **claims: Any) -> str:
-    now = int(time.time())
-    body = {"iss": f"https://login.microsoftonline.com/{TENANT}/v2.0", "aud": AUDIENCE, "tid": TENANT,
-            "oid": "c1000000-0000-4000-8000-000000000001", "preferred_username": "ada@contoso.com",
-            "iat": now, "nbf": now, "exp": now + 600, "roles": roles if roles is not None else []}
-    body.update(claims)
-    body = {k: v for k, v in body.items() if v is not None}
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption())
-    return jwt.encode(body, pem, algorithm=alg, headers={"kid": KID})
-
-
-def bearer(t: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {t}"}
+async def jwks_url() -> AsyncIterator[str]:
+    async with serve_jwks() as url:
+        yield url
 
 
 @pytest.fixture
@@ -95,7 +45,8 @@ async def api_env(env: dict[str, str], jwks_url: str, monkeypatch: pytest.Monkey
 
 
 async def call(name: str, req: func.HttpRequest) -> tuple[int, dict[str, Any]]:
-    resp = await FUNCTIONS[name].get_user_function()(req)
+    # The decorated functions themselves (the host indexes the app once; get_functions() cannot run twice).
+    resp = await getattr(function_app, name)(req)
     return resp.status_code, json.loads(resp.get_body())
 
 

@@ -16,6 +16,8 @@ Tables (``{prefix}`` defaults to ``wifguard``):
 ``{prefix}quarantine``
     the quarantine ledger (hourly removal counter, per-credential leases, states and
     restore exemptions): see ``wifguard.store.ledger``.
+``{prefix}trail``
+    when each credential was last added and removed (WIF703; ``wifguard/store/trail.py``).
 ``{prefix}actions``
     append-only action log: PartitionKey = ``YYYY-MM``, RowKey = ISO time (µs) + uuid, so rows
     sort by time; rows are only ever inserted.
@@ -268,6 +270,9 @@ class Store:
         self._last_action_ts: datetime | None = None
         self._action_lock = asyncio.Lock()
         self._closed = False
+        from wifguard.store.trail import CredentialTrail
+
+        self.trail = CredentialTrail(tables, prefix)
 
     # -- construction and lifetime ---------------------------------------------------------
 
@@ -335,6 +340,7 @@ class Store:
             self.quarantine_table,
         ):
             await self._tables.create_table_if_not_exists(name)
+        await self.trail.ensure()
         if self._blobs is not None:
             try:
                 await self._blobs.create_container(self.rejected_container)
@@ -360,6 +366,7 @@ class Store:
             await client.close()
         if self._ledger is not None:
             await self._ledger.close()
+        await self.trail.aclose()
         await self._tables.close()
         if self._blobs is not None:
             await self._blobs.close()
@@ -441,6 +448,8 @@ class Store:
                 if not scope.covers(str(prev.get("rule_id", "")), _str_or_none(prev.get("credential_name")),
                                     _str_or_none(prev.get("role_assignment_id"))):
                     continue
+                if '"basis": "event"' in str(prev.get("evidence") or ""):
+                    continue  # made from an event's copy (evidence: event): like change findings, kept
                 entity = _props(prev)
                 entity.update(status=FindingStatus.RESOLVED.value, resolved_at=now, status_changed_at=now,
                               status_by="record", notify_pending=False)
