@@ -145,13 +145,14 @@ class QuarantineGuard:
         reopened: list[str] = []
         for fp in row.fingerprints:
             rec = await self.store.get(fp, identity_id=ctx.identity.id)
-            if rec is None or rec.status is not FindingStatus.QUARANTINED:
+            if rec is None or rec.status not in (FindingStatus.QUARANTINED, FindingStatus.RESOLVED):
                 continue
             if not _same(live, rec.credential_name or "", rec.credential_issuer, rec.credential_subject):
                 continue  # a different credential with the same trust: its own finding is new
-            # Resolved now, so that recording reopens it: a new occurrence and a notification.
-            await self.store.set_status(fp, FindingStatus.RESOLVED, actor=label, note=note)
-            reopened.append(fp)
+            if rec.status is FindingStatus.QUARANTINED:
+                # Resolved now, so that recording reopens it: a new occurrence and a notification.
+                await self.store.set_status(fp, FindingStatus.RESOLVED, actor=label, note=note)
+            reopened.append(fp)  # (a sweep may have resolved it already: recording reopens it too)
         event_id = change.event_id if change is not None else base.event_id
         await self.store.log_action("quarantine.readded", live.name, {
             "identity": ctx.identity.to_ref(), "backup": row.backup_id, "actor": label, "time": when,
