@@ -8,7 +8,7 @@ rolled back) by the next run:
         ─▶ finding=quarantined ─▶ owners told how to restore
 
 Guards, all held in the store so that they hold across any number of workers
-(``wifguard.store.ledger``): mode (off by default); the responder's own identities and exempt
+(``wifguard.store.quarantine_ledger``): mode (off by default); the responder's own identities and exempt
 identities are never touched; a per-credential lease (two workers never quarantine the same
 credential); a tenant-wide ETag-guarded counter per hour window (``max_per_hour``), claimed
 before anything is deleted; and restore exemptions (a person restored the credential and

@@ -28,8 +28,8 @@ from wifguard.engine import Engine
 from wifguard.inventory.tenant import CredentialWriter
 from wifguard.model import Change, ChangeKind, Credential, Finding, TrustContext
 from wifguard.store import FindingStatus, Store
-from wifguard.store.ledger import CredentialState
 from wifguard.store.models import utcnow
+from wifguard.store.quarantine_ledger import CredentialState
 
 log = logging.getLogger(__name__)
 

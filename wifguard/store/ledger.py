@@ -1,281 +1,217 @@
-"""The quarantine ledger: what every worker must agree on before a credential is touched.
+"""Event claims with leases: process first, commit after.
 
-One table, ``{prefix}quarantine``, two kinds of rows, every write guarded by its ETag so that
-any number of Function instances (and people running the CLI) see one truth:
+A record is *claimed* before it is processed (``state = claimed``, ``lease_until`` = now + a
+short lease) and marked ``done`` only once its effects (findings recorded, notifications in the
+outbox, quarantine steps) are durable, or ``parked`` once it is parked. A re-delivered record is
+a duplicate only when it is ``done``; a claim that is not done (the worker was killed, the
+batch failed, the store went away) is processed again. A re-delivery never waits on a live
+lease: the platform re-delivers only when it gave up on the earlier attempt, and processing is
+idempotent (findings by fingerprint, notifications by their outbox id), so waiting could only
+lose the record. The lease says who worked on it until when, and lets the planner report
+claims that were abandoned.
 
-``PartitionKey = "!limit"``, ``RowKey = YYYYMMDDHH`` (UTC)
-    the hour window's removal counter. A removal is *claimed* here (count + 1, ETag-guarded)
-    before anything is deleted; when the count has reached ``max_per_hour`` the claim is
-    refused. A claim is spent even if the removal then fails: the limit errs on the safe side.
+The key is the event id *and* a digest of the record's content, so two different records that
+share an id (audit records without ``properties.id`` fall back to ``correlationId#index``)
+are both processed, and the exact same record is still one.
 
-``PartitionKey = encode_key(identity id, lower-cased)``, ``RowKey = encode_key(credential name, lower-cased)``
-    one row per credential that quarantine or restore has dealt with:
-
-    * a **lease** (``lease_owner``, ``lease_until``): the worker quarantining the credential now;
-      others skip it. A crashed worker's lease simply expires.
-    * a **state**: ``quarantined`` (removed, verified backup ``backup_id``), ``readded`` (it came
-      back after quarantine and that was reported), ``exempted`` (a person restored it and
-      accepted the risk until ``expires_at``), or empty.
-
-The rows of one identity are one partition: the pipeline reads them with one query per
-evaluated identity (re-adds, exemptions).
+Rows live in the store's ``{prefix}events`` table: PartitionKey = encoded source, RowKey =
+:attr:`EventKey.row`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
+import hashlib
 import logging
-import random
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
-
-from azure.core import MatchConditions
-from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
-from azure.data.tables import UpdateMode
-from azure.data.tables.aio import TableClient
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 from wifguard.store.keys import encode_key
 from wifguard.store.models import as_utc, utcnow
 
+if TYPE_CHECKING:
+    from wifguard.store.store import Store
+
 log = logging.getLogger(__name__)
 
-LIMIT_PARTITION = "!limit"
-#: attempts of an ETag loop; many workers may contend for one hour row
-MAX_ATTEMPTS = 200
-LEASE_TTL = timedelta(minutes=5)
+DEFAULT_LEASE = timedelta(minutes=5)
+DEFAULT_TTL = timedelta(days=3)
+_CHUNK = 100  # entities per transaction
+_READ_CONCURRENCY = 16
 
 
-class LedgerConflict(RuntimeError):
-    """The row kept changing under us (or someone else holds it)."""
+def content_digest(raw: bytes | str | None) -> str:
+    """sha256 (hex) of a record's content: of its canonical JSON (keys sorted, no whitespace) when
+    it is JSON, so the same record re-serialised by a forwarder is still the same record; else of
+    its exact bytes."""
+    import orjson
 
-
-STATES = ("", "quarantined", "readded", "exempted")
-
-
-@dataclass(frozen=True)
-class CredentialState:
-    """What the ledger knows of one credential of one identity."""
-
-    identity_id: str
-    credential_name: str
-    state: str = ""
-    issuer: str | None = None
-    subject: str | None = None
-    backup_id: str | None = None
-    fingerprints: tuple[str, ...] = ()
-    reason: str | None = None
-    by: str | None = None
-    at: datetime | None = None
-    expires_at: datetime | None = None
-    lease_owner: str | None = None
-    lease_until: datetime | None = None
-    etag: str | None = field(default=None, compare=False)
-
-    def exempt(self, now: datetime | None = None) -> bool:
-        """An exemption a person recorded (restore) and that has not expired."""
-        now = as_utc(now or utcnow())
-        return self.state == "exempted" and (self.expires_at is None or self.expires_at > now)
-
-    def expired_exemption(self, now: datetime | None = None) -> bool:
-        now = as_utc(now or utcnow())
-        return self.state == "exempted" and self.expires_at is not None and self.expires_at <= now
-
-    def leased(self, now: datetime | None = None) -> bool:
-        now = as_utc(now or utcnow())
-        return bool(self.lease_owner) and self.lease_until is not None and self.lease_until > now
-
-    def same_trust(self, name: str, issuer: str | None, subject: str | None) -> bool:
-        """The same credential: the same name, or the same (issuer, subject) pair."""
-        if name.lower() == self.credential_name.lower():
-            return True
-        return bool(subject) and issuer == self.issuer and subject == self.subject
-
-    def covers(self, name: str, issuer: str | None, subject: str | None) -> bool:
-        """An exemption covers exactly the credential that was restored (name, issuer, subject)."""
-        return (name.lower() == self.credential_name.lower() and issuer == self.issuer
-                and (subject or None) == (self.subject or None))
-
-    def to_dict(self) -> dict[str, Any]:
-        def iso(v: datetime | None) -> str | None:
-            return as_utc(v).isoformat().replace("+00:00", "Z") if v else None
-
-        return {"identity_id": self.identity_id, "credential_name": self.credential_name, "state": self.state,
-                "issuer": self.issuer, "subject": self.subject, "backup_id": self.backup_id,
-                "fingerprints": list(self.fingerprints), "reason": self.reason, "by": self.by, "at": iso(self.at),
-                "expires_at": iso(self.expires_at)}
-
-
-def _dt(v: Any) -> datetime | None:
-    if v is None or v == "":
-        return None
-    if isinstance(v, str):
-        v = datetime.fromisoformat(v.replace("Z", "+00:00"))
-    if isinstance(v, datetime):
-        u = as_utc(v)
-        return datetime(u.year, u.month, u.day, u.hour, u.minute, u.second, u.microsecond, tzinfo=u.tzinfo)
-    return None
-
-
-def _etag(e: Any) -> str | None:
-    meta = getattr(e, "metadata", None)
-    return str(meta.get("etag")) if isinstance(meta, Mapping) and meta.get("etag") else None
-
-
-def _state_of(e: Mapping[str, Any]) -> CredentialState:
+    data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else (raw or b"")
     try:
-        fps = tuple(json.loads(str(e.get("fingerprints") or "[]")))
-    except ValueError:
-        fps = ()
-    return CredentialState(
-        identity_id=str(e.get("identity_id") or ""), credential_name=str(e.get("credential_name") or ""),
-        state=str(e.get("state") or ""), issuer=e.get("issuer"), subject=e.get("subject"),
-        backup_id=e.get("backup_id"), fingerprints=fps, reason=e.get("reason"), by=e.get("by"),
-        at=_dt(e.get("at")), expires_at=_dt(e.get("expires_at")), lease_owner=e.get("lease_owner") or None,
-        lease_until=_dt(e.get("lease_until")), etag=_etag(e))
+        data = orjson.dumps(orjson.loads(data), option=orjson.OPT_SORT_KEYS)
+    except (orjson.JSONDecodeError, TypeError):
+        pass
+    return hashlib.sha256(data).hexdigest()
 
 
-def _entity_of(pk: str, rk: str, s: CredentialState) -> dict[str, Any]:
-    return {
-        "PartitionKey": pk, "RowKey": rk, "identity_id": s.identity_id, "credential_name": s.credential_name,
-        "state": s.state, "issuer": s.issuer, "subject": s.subject, "backup_id": s.backup_id,
-        "fingerprints": json.dumps(list(s.fingerprints)), "reason": (s.reason or "")[:4000] or None,
-        "by": (s.by or "")[:1000] or None, "at": s.at, "expires_at": s.expires_at,
-        "lease_owner": s.lease_owner or "", "lease_until": s.lease_until,
-    }
+@dataclass(frozen=True, slots=True)
+class EventKey:
+    """The dedup key of one record: its source, its id and the digest of its content."""
+
+    source: str
+    event_id: str
+    digest: str
+
+    @classmethod
+    def of(cls, source: str, event_id: str, raw: bytes | str | None) -> EventKey:
+        return cls(source, event_id, content_digest(raw))
+
+    @property
+    def row(self) -> str:
+        """A table-safe, fixed-length key (also the parked row's id, so parking is idempotent)."""
+        h = hashlib.sha256(f"{self.source}\n{self.event_id}\n{self.digest}".encode("utf-8", "surrogatepass"))
+        return "k" + h.hexdigest()[:40]
 
 
-def _retryable(exc: HttpResponseError) -> bool:
-    return exc.status_code in (404, 409, 412)
+class ClaimState(StrEnum):
+    CLAIMED = "claimed"
+    DONE = "done"
+    PARKED = "parked"
 
 
-async def _backoff(attempt: int) -> None:
-    await asyncio.sleep(min(0.25, 0.005 * (2 ** min(attempt, 8))) * (0.5 + random.random()))
+class Claim(StrEnum):
+    """What a claim attempt found."""
+
+    FRESH = "fresh"  # first time seen: process it
+    RETAKEN = "retaken"  # claimed or parked before but never done: process it again
+    DONE = "done"  # already processed: a duplicate
+    BUSY = "busy"  # another worker took it over at the same instant: it is being processed
 
 
-class QuarantineLedger:
-    """ETag-guarded rows shared by every worker (see the module docstring)."""
+class EventLedger:
+    """Claims, leases and completion marks over the store's events table."""
 
-    def __init__(self, table: TableClient) -> None:
-        self._t = table
+    def __init__(self, store: Store, *, lease: timedelta = DEFAULT_LEASE, ttl: timedelta = DEFAULT_TTL,
+                 owner: str = "") -> None:
+        self._table = store._events  # the store owns (and closes) the client
+        self.lease = lease
+        self.ttl = ttl
+        self.owner = owner
 
-    async def close(self) -> None:
-        await self._t.close()
+    def _entity(self, key: EventKey, state: ClaimState, now: datetime, attempts: int = 1) -> dict[str, Any]:
+        from wifguard.store.store import fit_string
 
-    @staticmethod
-    def keys(identity_id: str, credential_name: str) -> tuple[str, str]:
-        return encode_key(identity_id.lower()), encode_key(credential_name.lower())
+        return {
+            "PartitionKey": encode_key(key.source),
+            "RowKey": key.row,
+            "source": fit_string(key.source),
+            "event_id": fit_string(key.event_id),
+            "digest": key.digest,
+            "state": state.value,
+            "owner": self.owner,
+            "claimed_at": now,
+            "lease_until": now + self.lease,
+            "expires_at": now + self.ttl,
+            "attempts": attempts,
+        }
 
-    # -- the tenant-wide hourly limit --------------------------------------------------------
+    async def claim(self, keys: Sequence[EventKey], *, now: datetime | None = None) -> dict[EventKey, Claim]:
+        """Claim records for processing: one insert transaction per 100 keys of a source (all new
+        is the common case); a chunk holding a key seen before is claimed key by key."""
+        from azure.core.exceptions import HttpResponseError
+        from azure.data.tables import TableTransactionError
 
-    async def claim_removal(self, max_per_hour: int, *, now: datetime | None = None) -> int | None:
-        """Take one removal slot of the current hour window; ``None`` when the window is full."""
-        if max_per_hour <= 0:
-            return None
         now = as_utc(now or utcnow())
-        rk = f"{now:%Y%m%d%H}"
-        for attempt in range(MAX_ATTEMPTS):
+        out: dict[EventKey, Claim] = {}
+        by_source: dict[str, list[EventKey]] = {}
+        for k in dict.fromkeys(keys):
+            by_source.setdefault(k.source, []).append(k)
+        sem = asyncio.Semaphore(_READ_CONCURRENCY)
+
+        async def one(k: EventKey) -> None:
+            async with sem:
+                out[k] = await self._claim_one(k, now)
+
+        for chunk in (ks[i:i + _CHUNK] for ks in by_source.values() for i in range(0, len(ks), _CHUNK)):
             try:
-                e = await self._t.get_entity(LIMIT_PARTITION, rk)
-            except ResourceNotFoundError:
-                try:
-                    await self._t.create_entity({"PartitionKey": LIMIT_PARTITION, "RowKey": rk, "count": 1,
-                                                 "window_start": now.replace(minute=0, second=0, microsecond=0)})
-                    return 1
-                except ResourceExistsError:
-                    continue  # another worker created it first: read it and try again
-            count = int(e.get("count") or 0)
-            if count >= max_per_hour:
-                return None
-            try:
-                await self._t.update_entity({"PartitionKey": LIMIT_PARTITION, "RowKey": rk, "count": count + 1},
-                                            mode=UpdateMode.MERGE, etag=_etag(e),
-                                            match_condition=MatchConditions.IfNotModified)
-                return count + 1
-            except HttpResponseError as exc:
-                if not _retryable(exc):
+                await self._table.submit_transaction([("create", self._entity(k, ClaimState.CLAIMED, now))
+                                                      for k in chunk])
+            except (TableTransactionError, HttpResponseError) as exc:
+                if getattr(exc, "status_code", None) not in (409, 400, 404) and \
+                        str(getattr(exc, "error_code", "")) != "EntityAlreadyExists":
                     raise
-                await _backoff(attempt)
-        raise LedgerConflict(f"could not claim a removal slot after {MAX_ATTEMPTS} concurrent attempts")
-
-    async def removals_this_hour(self, *, now: datetime | None = None) -> int:
-        now = as_utc(now or utcnow())
-        try:
-            e = await self._t.get_entity(LIMIT_PARTITION, f"{now:%Y%m%d%H}")
-        except ResourceNotFoundError:
-            return 0
-        return int(e.get("count") or 0)
-
-    # -- per-credential rows -------------------------------------------------------------------
-
-    async def get(self, identity_id: str, credential_name: str) -> CredentialState | None:
-        pk, rk = self.keys(identity_id, credential_name)
-        try:
-            return _state_of(await self._t.get_entity(pk, rk))
-        except ResourceNotFoundError:
-            return None
-
-    async def states(self, identity_id: str) -> list[CredentialState]:
-        """Every row of one identity (one partition query)."""
-        pk = encode_key(identity_id.lower())
-        try:
-            return [_state_of(e) async for e in self._t.query_entities("PartitionKey eq @pk",
-                                                                       parameters={"pk": pk})]
-        except ResourceNotFoundError:
-            return []  # the table itself is missing: nothing was ever quarantined
-
-    async def update(self, identity_id: str, credential_name: str,
-                     change: Callable[[CredentialState], CredentialState | None]) -> CredentialState | None:
-        """Read-modify-write one row with its ETag (created when absent). ``change`` returns the
-        new value, or ``None`` to leave the row untouched (then ``None`` is returned)."""
-        pk, rk = self.keys(identity_id, credential_name)
-        for attempt in range(MAX_ATTEMPTS):
-            try:
-                e: Any = await self._t.get_entity(pk, rk)
-                cur = _state_of(e)
-            except ResourceNotFoundError:
-                e, cur = None, CredentialState(identity_id, credential_name)
-            new = change(cur)
-            if new is None:
-                return None
-            entity = _entity_of(pk, rk, new)
-            try:
-                if e is None:
-                    meta = await self._t.create_entity(entity)
-                else:
-                    meta = await self._t.update_entity(entity, mode=UpdateMode.REPLACE, etag=_etag(e),
-                                                       match_condition=MatchConditions.IfNotModified)
-            except (ResourceExistsError, HttpResponseError) as exc:
-                if isinstance(exc, HttpResponseError) and not isinstance(exc, ResourceExistsError) \
-                        and not _retryable(exc):
-                    raise
-                await _backoff(attempt)
+                await asyncio.gather(*(one(k) for k in chunk))
                 continue
-            return replace(new, etag=str((meta or {}).get("etag") or "") or None)
-        raise LedgerConflict(f"{credential_name}: the ledger row kept changing ({MAX_ATTEMPTS} attempts)")
+            out.update((k, Claim.FRESH) for k in chunk)
+        return out
 
-    async def lease(self, identity_id: str, credential_name: str, owner: str, *,
-                    ttl: timedelta = LEASE_TTL, now: datetime | None = None) -> CredentialState | None:
-        """Hold the credential for ``owner``; ``None`` when another worker holds it."""
+    async def _claim_one(self, key: EventKey, now: datetime) -> Claim:
+        from azure.core import MatchConditions
+        from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
+        from azure.data.tables import UpdateMode
+
+        entity = self._entity(key, ClaimState.CLAIMED, now)
+        for _ in range(3):
+            try:
+                await self._table.create_entity(entity)
+                return Claim.FRESH
+            except ResourceExistsError:
+                pass
+            try:
+                prev = await self._table.get_entity(entity["PartitionKey"], entity["RowKey"])
+            except ResourceNotFoundError:
+                continue  # purged in between
+            if prev.get("state") == ClaimState.DONE.value:
+                return Claim.DONE
+            retake = self._entity(key, ClaimState.CLAIMED, now, attempts=int(prev.get("attempts") or 1) + 1)
+            try:
+                await self._table.update_entity(retake, mode=UpdateMode.REPLACE, etag=prev.metadata.get("etag"),
+                                                match_condition=MatchConditions.IfNotModified)
+            except HttpResponseError as exc:
+                if exc.status_code in (409, 412):
+                    return Claim.BUSY  # someone else retook it this very moment
+                raise
+            lease = prev.get("lease_until")
+            log.info("event %s: retaking a claim that was not done (state %s, lease until %s)",
+                     key.event_id, prev.get("state"), lease)
+            return Claim.RETAKEN
+        return Claim.BUSY
+
+    async def settle(self, done: Iterable[EventKey] = (), parked: Iterable[EventKey] = (), *,
+                     now: datetime | None = None) -> None:
+        """Mark records done (effects durable) or parked (their bytes are in the parked table)."""
+        from azure.data.tables import UpdateMode
+
         now = as_utc(now or utcnow())
+        ops: dict[str, list[tuple[Any, ...]]] = {}
+        for state, keys in ((ClaimState.DONE, done), (ClaimState.PARKED, parked)):
+            for k in keys:
+                pk = encode_key(k.source)
+                e = {"PartitionKey": pk, "RowKey": k.row, "state": state.value,
+                     "settled_at": now, "expires_at": now + self.ttl}
+                ops.setdefault(pk, []).append(("upsert", e, {"mode": UpdateMode.MERGE}))
+        for items in ops.values():
+            for i in range(0, len(items), _CHUNK):
+                await self._table.submit_transaction(items[i:i + _CHUNK])
 
-        def take(cur: CredentialState) -> CredentialState | None:
-            if cur.leased(now) and cur.lease_owner != owner:
-                return None
-            return replace(cur, lease_owner=owner, lease_until=now + ttl)
+    async def state(self, key: EventKey) -> str | None:
+        from azure.core.exceptions import ResourceNotFoundError
 
-        return await self.update(identity_id, credential_name, take)
+        try:
+            e = await self._table.get_entity(encode_key(key.source), key.row)
+        except ResourceNotFoundError:
+            return None
+        return str(e.get("state") or "")
 
-    async def release(self, identity_id: str, credential_name: str, owner: str, **fields: Any) -> None:
-        """Give the lease back, setting ``fields`` (e.g. the new state) in the same write."""
-
-        def give(cur: CredentialState) -> CredentialState | None:
-            if cur.lease_owner != owner and not fields:
-                return None
-            keep_lease = cur.lease_owner != owner
-            out = replace(cur, **fields)
-            return out if keep_lease else replace(out, lease_owner=None, lease_until=None)
-
-        await self.update(identity_id, credential_name, give)
+    async def abandoned(self, *, now: datetime | None = None) -> int:
+        """Claims whose lease ran out without being done or parked (reported by the planner)."""
+        now = as_utc(now or utcnow())
+        n = 0
+        async for _ in self._table.query_entities("state eq @s and lease_until lt @now",
+                                                  parameters={"s": ClaimState.CLAIMED.value, "now": now},
+                                                  select=["RowKey"]):
+            n += 1
+        return n
