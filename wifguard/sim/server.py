@@ -307,6 +307,10 @@ async def _serve_async(seed: Mapping[str, Any] | str | Path, port: int, arm_port
             f"  ARM:    {info['arm_url']}\n"
             f"  CA:     {info['ca_path']}  (e.g. export SSL_CERT_FILE=... REQUESTS_CA_BUNDLE=...)\n"
             f"  token:  {info['token']}  (any bearer token is accepted)\n"
+            "Point the wifguard CLI at it (sweep, quarantine restore) with:\n"
+            f"  export WIFGUARD_GRAPH_URL={info['graph_url']} WIFGUARD_ARM_URL={info['arm_url']} \\\n"
+            f"         WIFGUARD_CA_BUNDLE={info['ca_path']} WIFGUARD_STATIC_TOKEN={info['token']} \\\n"
+            f"         WIFGUARD_TENANT_ID={info['tenant_id']}\n"
             "Press Ctrl+C to stop.\n")
     sys.stdout.flush()
     try:
