@@ -240,7 +240,7 @@ def sweep(
     from wifguard.model import Severity
     from wifguard.report import render_table, summary_line
     from wifguard.resolve import Flags
-    from wifguard.sweep import connection_for, sweep
+    from wifguard.sweep import connection_for, sweep_with_checks
 
     _seed(sim, "--sim")
     settings = _settings()
@@ -257,7 +257,8 @@ def sweep(
 
         async def run(report: Any) -> Any:
             nonlocal record, record_error
-            rep = await sweep(conn, engine, report)
+            rep = await sweep_with_checks(conn, engine, report, env=settings.env,
+                                          store=str(store) if recording else None, prefix=settings.table_prefix)
             if recording:
                 from wifguard.pipeline import record_sweep
 
@@ -663,6 +664,7 @@ def _mount_findings() -> None:
 
 
 _mount_findings()
+app.add_typer(__import__("wifguard.migrate_cli", fromlist=["migrate_app"]).migrate_app, name="migrate")
 
 
 class ReportFormat(StrEnum):
