@@ -26,6 +26,7 @@ import httpx
 
 from .compose import CLOUDEVENT_CONTENT_TYPE, ChannelType, compose
 from .config import ChannelConfig, NotifyConfig, RetryPolicy, route
+from .dedup import with_dedup_key
 from .escape import clean
 from .notice import Notice
 
@@ -296,7 +297,7 @@ async def deliver(
         "channel_type": channel.type.value,
     }
     try:
-        payload = compose(notice, channel.type)
+        payload = with_dedup_key(compose(notice, channel.type), channel.type, notice)
     except Exception as e:  # a composition bug must not stop the other notices
         log.exception("notify: composing for channel %s failed", channel.name)
         return DeliveryResult(ok=False, status=None, attempts=0, error=f"compose failed: {e}", **base)
