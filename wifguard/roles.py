@@ -333,7 +333,8 @@ class RoleFacts:
 def role_facts(guid: str, definitions: Mapping[str, RoleDefinition], privileged_roles: frozenset[str]) -> RoleFacts:
     guid = guid.lower()
     d = definitions.get(guid) or BUILTIN_ROLES.get(guid)
-    name = d.name if d else guid
+    # Never a bare GUID where a user reads it: say that the definition could not be found.
+    name = d.name if d else f"{guid} (role definition not found)"
     actions = d.actions if d else ()
     not_actions = d.not_actions if d else ()
     wide = any(a.strip().lower() in {"*", "microsoft.authorization/*"} and a not in not_actions for a in actions)
