@@ -14,10 +14,12 @@ from notify_helpers import (
     OWNERS,
     TENANT,
     UAMI_ID,
+    card_facts,
     card_urls,
     make_finding,
     make_notice,
     rendered_texts,
+    run_lines,
     validate_card,
     walk,
 )
@@ -85,30 +87,57 @@ def test_teams_card_shows_the_finding() -> None:
     card = teams_card(make_notice(f))
     header = card["body"][0]
     assert header["type"] == "Container" and header["style"] == "attention"
-    assert header["items"][0]["color"] == "attention"
-    assert "CRITICAL" in header["items"][0]["text"]
-    assert header["items"][1]["text"] == "WIF-001 \u2014 Subject trusts every branch of a repository"
-    facts = {
-        fact["title"]: fact["value"] for d in walk(card) if d.get("type") == "FactSet" for fact in d["facts"]
-    }
-    assert facts["Identity"] == "deploy-app"
-    assert facts["Identity kind"] == "App registration"
-    assert facts["Identity id"] == APP_OBJECT_ID
-    assert facts["Issuer"] == "https\\://token.actions.githubusercontent.com"
-    assert facts["Subject"] == "repo:contoso/infra:ref:refs/heads/\\*"
-    assert facts["Role"] == "Owner"
-    assert facts["Scope"] == "/subscriptions/s1"
+    band = run_lines(header)
+    assert band[0].startswith("\u25a0 CRITICAL")
+    assert band[1] == "WIF-001 \u2014 Subject trusts every branch of a repository"
+    # The first line under the band is the trust path in words.
+    path = run_lines(card)[2]
+    assert path == (
+        "GitHub Actions \u2192 repo:contoso/infra:ref:refs/heads/* \u2192 deploy-app (app registration)"
+        " \u2192 Owner @ subscription s1"
+    )
+    facts = card_facts(card)
+    assert facts["Issuer"] == "https://token.actions.githubusercontent.com"
+    assert facts["Subject"] == "repo:contoso/infra:ref:refs/heads/*"
+    assert facts["Role"] == "Owner @ subscription s1"
     assert facts["Credential"] == "github-main"
-    texts = rendered_texts(card)
-    assert "Pin the subject to one branch or environment." in texts
+    assert facts["Remediation"] == "Pin the subject to one branch or environment."
+    # Ids are in the hidden details container, shown by a toggle.
+    details = next(d for d in walk(card) if d.get("id") == "wifguard-ids")
+    assert details["isVisible"] is False
+    assert card_facts(details)["Identity id"] == APP_OBJECT_ID
+    assert card_facts(details)["Scope"] == "/subscriptions/s1"
+    assert card["actions"][-1] == {
+        "type": "Action.ToggleVisibility", "title": "Show ids", "targetElements": ["wifguard-ids"]
+    }
+    assert card["fallbackText"].startswith("CRITICAL: WIF-001 Subject trusts every branch")
+    assert "\\" not in card["fallbackText"]
 
 
-def test_severity_colours() -> None:
+def test_severity_bands() -> None:
     styles = {s: teams_card(make_notice(make_finding(severity=s)))["body"][0]["style"] for s in Severity}
-    assert styles[Severity.HIGH] == "attention"
-    assert styles[Severity.MEDIUM] == "warning"
-    assert styles[Severity.LOW] == "accent"
-    assert styles[Severity.INFO] == "emphasis"
+    assert styles[Severity.CRITICAL] == "attention"
+    assert styles[Severity.HIGH] == "warning"
+    assert styles[Severity.MEDIUM] == "accent"
+    assert styles[Severity.LOW] == "emphasis"
+    # Severity text is never coloured: default colour on the band is what meets contrast.
+    for s in Severity:
+        band = teams_card(make_notice(make_finding(severity=s)))["body"][0]
+        assert all("color" not in d for d in walk(band))
+
+
+def test_grouped_notice_lists_the_others_worst_first() -> None:
+    worst = make_finding(severity=Severity.CRITICAL, rule_id="WIF601")
+    others = tuple(
+        make_finding(severity=sev, rule_id=f"WIF60{i}", title=f"t{i}")
+        for i, sev in enumerate([Severity.HIGH, Severity.MEDIUM, Severity.LOW, Severity.LOW, Severity.INFO, Severity.INFO])
+    )
+    card = teams_card(make_notice(worst, others=others))
+    lines = run_lines(card)
+    listed = [ln for ln in lines if ln.split(" ")[0] in {"HIGH", "MEDIUM", "LOW", "INFO"}]
+    assert [ln.split(" ")[1] for ln in listed] == ["WIF600", "WIF601", "WIF602", "WIF603"]
+    assert "and 2 more" in lines
+    assert "(+6 more)" in card["fallbackText"]
 
 
 def test_owners_are_mentioned_with_entities() -> None:
@@ -128,6 +157,9 @@ def test_owners_are_mentioned_with_entities() -> None:
     ]
     owner_lines = [t for t in rendered_texts(card) if t.startswith("**Owners:**")]
     assert owner_lines == ["**Owners:** <at>Alice Admin</at>, <at>Bob Builder</at>"]
+    # The owners line comes right after the trust path, before the details.
+    kinds = [d.get("type") for d in card["body"]]
+    assert kinds.index("TextBlock") == 2
 
 
 def test_service_principal_owner_is_listed_not_mentioned() -> None:
@@ -138,8 +170,8 @@ def test_service_principal_owner_is_listed_not_mentioned() -> None:
         "bob@contoso.com",
     ]
     line = next(t for t in rendered_texts(card) if t.startswith("**Owners:**"))
-    assert "ci-robot \\(service principal\\)" in line
-    assert line.count("<at>") == 2
+    assert line.count("<at>") == 2 and "ci-robot" not in line
+    assert "and ci-robot (service principal)" in run_lines(card)
 
 
 def test_owner_without_upn_is_mentioned_by_object_id_and_duplicates_collapse() -> None:
@@ -163,9 +195,9 @@ def test_two_owners_with_the_same_name_get_distinct_mentions() -> None:
 def test_no_owners_and_unknown_owners_are_said_plainly() -> None:
     none_card = teams_card(make_notice(owners=()))
     assert none_card["msteams"]["entities"] == []
-    assert any("none recorded" in t for t in rendered_texts(none_card))
+    assert "none recorded" in card_facts(none_card)["Owners"]
     unknown = teams_card(make_notice(owners=(), owners_known=False))
-    assert any("unknown" in t for t in rendered_texts(unknown))
+    assert card_facts(unknown)["Owners"].startswith("unknown")
 
 
 def test_portal_link_for_app_by_app_id_and_by_object_id() -> None:
@@ -174,9 +206,8 @@ def test_portal_link_for_app_by_app_id_and_by_object_id() -> None:
     ident = Identity(id=APP_OBJECT_ID, name="deploy-app", kind=IdentityKind.APPLICATION, app_id=APP_ID)
     by_app = teams_card(make_notice(identity=ident))
     assert card_urls(by_app) == [f"{APP_BLADE}/appId/{APP_ID}"]
-    assert [a["type"] for a in by_app["actions"]] == ["Action.OpenUrl"]
-    facts = [f for d in walk(by_app) if d.get("type") == "FactSet" for f in d["facts"]]
-    assert {"title": "Application (client) id", "value": APP_ID} in facts
+    assert [a["type"] for a in by_app["actions"]] == ["Action.OpenUrl", "Action.ToggleVisibility"]
+    assert card_facts(by_app)["Application (client) id"] == APP_ID
 
 
 def test_portal_link_for_managed_identity_and_role_scope() -> None:
@@ -227,9 +258,13 @@ def test_caller_links_only_to_portal_hosts() -> None:
 def test_restore_hint_only_for_quarantine_kinds() -> None:
     hint = "wifguard quarantine restore 0123"
     q = teams_card(make_notice(kind=NoticeKind.QUARANTINED, restore_hint=hint))
-    assert any("restore 0123" in t for t in rendered_texts(q))
+    # A quarantine card leads with the consequence, then how to restore, then the trust path.
+    lines = run_lines(q)
+    assert lines[2].startswith("Credential github-main was deleted from deploy-app.")
+    assert "will fail until it is restored" in lines[2]
+    assert lines[3] == "Restore: " + hint
     n = teams_card(make_notice(kind=NoticeKind.NEW, restore_hint=hint))
-    assert not any("restore 0123" in t for t in rendered_texts(n))
+    assert not any("restore 0123" in t for t in run_lines(n))
 
 
 def test_managed_identity_without_credential_role_finding() -> None:
@@ -240,8 +275,9 @@ def test_managed_identity_without_credential_role_finding() -> None:
     )
     f = dataclasses.replace(f, credential=None)
     card = teams_card(make_notice(f))
-    titles = [fact["title"] for d in walk(card) if d.get("type") == "FactSet" for fact in d["facts"]]
-    assert "Issuer" not in titles and "Role" in titles
+    facts = card_facts(card)
+    assert "Issuer" not in facts and facts["Role"] == "Owner @ the tenant root"
+    assert run_lines(card)[2] == "id-deploy (managed identity) \u2192 Owner @ the tenant root"
 
 
 # -- Slack -----------------------------------------------------------------------------------

@@ -14,7 +14,10 @@ from notify_helpers import (
     card_urls,
     make_finding,
     make_notice,
+    card_facts,
     rendered_texts,
+    run_lines,
+    run_texts,
     strings,
     validate_card,
     walk,
@@ -22,7 +25,7 @@ from notify_helpers import (
 
 from wifguard.model import Owner, Severity
 from wifguard.notify import NoticeKind, cloud_event, portal_links, slack_message, teams_message
-from wifguard.notify.escape import clean, mention_name, slack_mrkdwn, slack_text, teams_text
+from wifguard.notify.escape import clean, mention_name, slack_mrkdwn, slack_text, teams_run, teams_text
 
 EVIL_NAME = "**Admin** [click](https://evil.example/x) <at>Admin</at> <!channel> <@U123> <https://evil|click>"
 EVIL_CRED = '{"type":"Action.OpenUrl","url":"https://evil"}'
@@ -84,46 +87,53 @@ def assert_teams_inert(body: dict[str, Any], notice: Any, validator: Any, schema
     assert len(set(entity_texts)) == len(entity_texts)
     body_mentions = [m for t in rendered_texts(card) for m in MENTION.findall(t)]
     assert sorted(f"<at>{m}</at>" for m in body_mentions) == sorted(entity_texts)
-    assert raw.count("<at>") == 2 * len(entities)  # once in the text, once in the entity
+    markdown = json.dumps(rendered_texts(card))
+    assert markdown.count("<at>") == len(entities)  # mentions only where Teams resolves them
     # Links: only portal links we built; only OpenUrl actions.
     allowed = {link.url for link in portal_links(notice)}
     assert set(card_urls(card)) <= allowed
-    assert all(a["type"] == "Action.OpenUrl" for a in card.get("actions", []))
+    assert [a["type"] for a in card["actions"]][-1] == "Action.ToggleVisibility"
+    assert all(a["type"] == "Action.OpenUrl" for a in card["actions"][:-1])
     assert [d for d in walk(card) if "selectAction" in d] == []
-    for text in [*rendered_texts(card), card["fallbackText"]]:
-        assert "\n" not in text and "\r" not in text
+    # Markdown (TextBlock) carries only our own words and the mention tags: nothing from the tenant.
+    for text in rendered_texts(card):
         own_markup = MENTION.sub("", text)
-        for label in ("**Owners:**", "**Remediation**", "**Restore**"):
+        for label in ("**Owners:**", "**Also on this identity**"):
             own_markup = own_markup.replace(label, "")
         assert unescaped_specials(own_markup) == [], text
-        assert "://" not in text.replace("\\://", "")  # no bare URL to auto-link
+        assert "\n" not in text
+    # Tenant text is in TextRuns (never Markdown): one line, no bidi tricks, no backslashes
+    # added, no text function left whole.
+    inputs = json.dumps([notice.finding.to_dict(), [o.display_name for o in notice.owners], notice.restore_hint])
+    for text in [*run_texts(card), card["fallbackText"]]:
+        assert "\n" not in text and "\r" not in text
         assert "\u202e" not in text
+        if "\\\\" not in inputs:  # (json doubles a backslash)
+            assert "\\" not in text
+        assert "{{DATE(" not in text and "{{TIME(" not in text
 
 
 def test_teams_hostile_input_is_inert(card_validator: Any, card_schema: Any) -> None:
     notice = evil_notice()
     body = teams_message(notice)
     assert_teams_inert(body, notice, card_validator, card_schema)
-    raw = json.dumps(body)
-    assert "https://evil" not in raw
     card = body["attachments"][0]["content"]
-    assert [a["url"] for a in card["actions"]] == [
+    assert "https://evil" not in json.dumps(rendered_texts(card))  # only ever plain text runs
+    assert [a["url"] for a in card["actions"] if "url" in a] == [
         "https://portal.azure.com/#view/Microsoft_AAD_RegisteredApps/ApplicationMenuBlade/~/Credentials"
         f"/objectId/{APP_OBJECT_ID}",
         "https://portal.azure.com/#@72f988bf-86f1-41af-91ab-2d7cd011db47/resource/subscriptions/s1%20%3C%40U999%3E/users",
     ]
     # The hostile owner is still mentioned (it is a real owner), under a name that cannot
-    # close or open a tag; the service principal is listed as escaped text.
+    # close or open a tag; the service principal is listed as plain text.
     assert [e["text"] for e in card["msteams"]["entities"]] == ["<at>Alice</at>", "<at>Eve at at Admin</at>"]
-    owner_line = next(t for t in rendered_texts(card) if t.startswith("**Owners:**"))
-    assert "\\<at\\>Boss\\</at\\> \\<\\!channel\\>" in owner_line
-    # Values are shown (escaped), not dropped.
-    facts = {f["title"]: f["value"] for d in walk(card) if d.get("type") == "FactSet" for f in d["facts"]}
-    assert facts["Credential"] == '\\{"type":"Action.OpenUrl","url":"https\\://evil"\\}'
-    assert facts["Subject"].startswith(
-        "repo:x:ref:refs/heads/main  \\# Heading - item \\> quote \\<at\\>Admin\\</at\\>"
-    )
+    assert "and <at>Boss</at> <!channel> (service principal)" in run_lines(card)
+    # Values are shown verbatim (as plain text runs), not dropped and not escaped.
+    facts = card_facts(card)
+    assert facts["Credential"] == EVIL_CRED
+    assert facts["Subject"].startswith("repo:x:ref:refs/heads/main  # Heading - item > quote <at>Admin</at>")
     assert "\ufffdgnp.exe" in facts["Subject"]
+    assert EVIL_NAME in run_lines(card)[4]  # the trust path (after the band, the lead, restore)
 
 
 def test_slack_hostile_input_is_inert() -> None:
@@ -164,6 +174,9 @@ def test_escape_functions_directly() -> None:
     )
     assert teams_text("a\\*b") == "a\\\\\\*b"
     assert teams_text("x" * 600, 10) == "x" * 9 + "\u2026"
+    assert teams_run("**b** [l](https://e) <at>x</at>") == "**b** [l](https://e) <at>x</at>"
+    assert teams_run("{{DATE(2017-02-14T06:08:39Z, SHORT)}} {{x}}") == "{ {DATE(2017-02-14T06:08:39Z, SHORT)}} {{x}}"
+    assert teams_run(" a\nb ") == "a b"
     assert slack_text("a & <!here> > b") == "a &amp; &lt;!here&gt; &gt; b"
     assert slack_mrkdwn("*b* _i_ ~s~ `c`") == "\u2217b\u2217 \uff3fi\uff3f \u223cs\u223c \u02cbc\u02cb"
     assert mention_name("</at><at>Root") == "at at Root"
@@ -233,7 +246,7 @@ def test_property_card_stays_valid_and_inert(
     assert_teams_inert(body, notice, card_validator, card_schema)
     card = body["attachments"][0]["content"]
     assert len(card["msteams"]["entities"]) == 2
-    assert len(card.get("actions", [])) == 1
+    assert len(card.get("actions", [])) == 2
 
     msg = slack_message(notice)
     raw = json.dumps(msg, ensure_ascii=False)

@@ -17,14 +17,14 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import quote
 
-from wifguard.model import IdentityKind, Owner, Severity
+from wifguard.model import IdentityKind, Severity
 
-from .escape import clean, mention_name, slack_mrkdwn, slack_text, teams_text
+from .escape import clean, slack_mrkdwn, slack_text
 from .notice import Notice, NoticeKind, portal_links
+from .owners import owner_label as _owner_label
+from .owners import unique_owners as _unique_owners
+from .teams import KIND_LABEL, teams_message
 
-ADAPTIVE_CARD_VERSION = "1.5"
-ADAPTIVE_CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
-CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 CLOUDEVENT_CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
 # Namespace of the deterministic CloudEvent ids (uuid5 over fingerprint and notice kind).
 EVENT_ID_NAMESPACE = uuid.UUID("5b0f3c1e-6a8e-4f55-9d43-1c3f6a1e2b7d")
@@ -37,13 +37,6 @@ class ChannelType(StrEnum):
     EVENTGRID = "eventgrid"
 
 
-KIND_LABEL: Mapping[NoticeKind, str] = {
-    NoticeKind.NEW: "New finding",
-    NoticeKind.REMINDER: "Reminder: finding still open",
-    NoticeKind.QUARANTINED: "Credential quarantined",
-    NoticeKind.DRY_RUN: "Quarantine dry run: this credential would be removed",
-}
-
 EVENT_TYPE: Mapping[NoticeKind, str] = {
     NoticeKind.NEW: "com.wifguard.finding.opened",
     NoticeKind.REMINDER: "com.wifguard.finding.reminder",
@@ -51,14 +44,6 @@ EVENT_TYPE: Mapping[NoticeKind, str] = {
     NoticeKind.DRY_RUN: "com.wifguard.finding.quarantine_dryrun",
 }
 
-# Adaptive Card colour / container style per severity.
-_CARD_COLOR: Mapping[Severity, tuple[str, str]] = {
-    Severity.CRITICAL: ("attention", "attention"),
-    Severity.HIGH: ("attention", "attention"),
-    Severity.MEDIUM: ("warning", "warning"),
-    Severity.LOW: ("accent", "accent"),
-    Severity.INFO: ("default", "emphasis"),
-}
 _SLACK_MARK: Mapping[Severity, str] = {
     Severity.CRITICAL: "\U0001f6a8",  # rotating light
     Severity.HIGH: "\U0001f534",  # red circle
@@ -102,150 +87,6 @@ def _facts(notice: Notice) -> list[tuple[str, str | None]]:
     if notice.tenant_id:
         rows.append(("Tenant", notice.tenant_id))
     return [(label, value) for label, value in rows if value]
-
-
-def _unique_owners(owners: tuple[Owner, ...]) -> list[Owner]:
-    seen: set[str] = set()
-    out: list[Owner] = []
-    for o in owners:
-        key = (o.id or o.user_principal_name or o.mail or o.display_name or "").lower()
-        if key and key not in seen:
-            seen.add(key)
-            out.append(o)
-    return out
-
-
-def _mentionable(owner: Owner) -> bool:
-    return owner.kind == "user" and bool(owner.user_principal_name or owner.id)
-
-
-def _owner_label(owner: Owner) -> str:
-    return owner.display_name or owner.user_principal_name or owner.mail or owner.id
-
-
-# -- Microsoft Teams (Workflows webhook, Adaptive Card) ------------------------------------
-
-
-def _text_block(text: str, **props: Any) -> dict[str, Any]:
-    return {"type": "TextBlock", "text": text, "wrap": True, **props}
-
-
-def teams_mentions(notice: Notice) -> tuple[list[str], list[dict[str, Any]], list[str]]:
-    """Mention texts, ``msteams.entities`` and plain labels for the notice's owners.
-
-    Only user owners from ``notice.owners`` get a mention (by UPN, else object id); other
-    owners (service principals, tag owners) are listed as escaped text.
-    """
-    texts: list[str] = []
-    entities: list[dict[str, Any]] = []
-    others: list[str] = []
-    used: set[str] = set()
-    for owner in _unique_owners(notice.owners):
-        if not _mentionable(owner):
-            kind = "service principal" if owner.kind == "servicePrincipal" else owner.kind
-            others.append(f"{teams_text(_owner_label(owner), 120)} {teams_text(f'({kind})', 60)}")
-            continue
-        name = mention_name(owner.display_name or owner.user_principal_name or owner.id)
-        if name.lower() in used:
-            name = mention_name(f"{name} {owner.user_principal_name or owner.id}")
-        used.add(name.lower())
-        tag = f"<at>{name}</at>"
-        texts.append(tag)
-        entities.append(
-            {
-                "type": "mention",
-                "text": tag,
-                "mentioned": {"id": owner.user_principal_name or owner.id, "name": name},
-            }
-        )
-    return texts, entities, others
-
-
-def _teams_owner_line(notice: Notice) -> tuple[str, list[dict[str, Any]]]:
-    texts, entities, others = teams_mentions(notice)
-    if not notice.owners_known:
-        return "**Owners:** unknown (the owner list could not be read)", entities
-    parts = texts + others
-    if not parts:
-        return "**Owners:** none recorded \u2014 please assign an owner to this identity", entities
-    return "**Owners:** " + ", ".join(parts), entities
-
-
-def teams_card(notice: Notice) -> dict[str, Any]:
-    """The Adaptive Card (``content`` of the attachment) for a notice."""
-    f = notice.finding
-    color, style = _CARD_COLOR[f.severity]
-    kind_label = KIND_LABEL[notice.kind]
-    body: list[dict[str, Any]] = [
-        {
-            "type": "Container",
-            "style": style,
-            "bleed": True,
-            "items": [
-                _text_block(
-                    f"{teams_text(kind_label)} \u00b7 {f.severity.label.upper()}",
-                    weight="bolder",
-                    color=color,
-                    size="small",
-                ),
-                _text_block(
-                    f"{teams_text(f.rule_id, 64)} \u2014 {teams_text(f.title, 200)}",
-                    weight="bolder",
-                    size="medium",
-                    style="heading",
-                ),
-            ],
-        },
-        _text_block(teams_text(f.message, 1000)),
-        {
-            "type": "FactSet",
-            "facts": [{"title": label, "value": teams_text(value, 400)} for label, value in _facts(notice)],
-        },
-        _text_block("**Remediation**", spacing="medium"),
-        _text_block(teams_text(f.remediation, 1000), spacing="none"),
-    ]
-    if notice.kind in (NoticeKind.QUARANTINED, NoticeKind.DRY_RUN) and notice.restore_hint:
-        body.append(_text_block("**Restore**", spacing="medium"))
-        body.append(_text_block(teams_text(notice.restore_hint, 500), spacing="none", fontType="monospace"))
-    owner_line, entities = _teams_owner_line(notice)
-    body.append(_text_block(owner_line, spacing="medium"))
-    body.append(
-        _text_block(
-            f"wifguard \u00b7 fingerprint {teams_text(f.fingerprint, 64)}",
-            isSubtle=True,
-            size="small",
-            spacing="small",
-        )
-    )
-    card: dict[str, Any] = {
-        "type": "AdaptiveCard",
-        "$schema": ADAPTIVE_CARD_SCHEMA,
-        "version": ADAPTIVE_CARD_VERSION,
-        "fallbackText": teams_text(f"[{f.severity.label.upper()}] {f.rule_id} {f.title}: {f.message}", 500),
-        "body": body,
-        "msteams": {"width": "Full", "entities": entities},
-    }
-    actions = [
-        {"type": "Action.OpenUrl", "title": teams_text(link.title, 60), "url": link.url}
-        for link in portal_links(notice)
-    ]
-    if actions:
-        card["actions"] = actions
-    return card
-
-
-def teams_message(notice: Notice) -> dict[str, Any]:
-    """The body POSTed to a Teams Workflows ("When a Teams webhook request is received") URL."""
-    return {
-        "type": "message",
-        "attachments": [
-            {
-                "contentType": CARD_CONTENT_TYPE,
-                "contentUrl": None,
-                "content": teams_card(notice),
-            }
-        ],
-    }
 
 
 # -- Slack (incoming webhook, Block Kit) ---------------------------------------------------

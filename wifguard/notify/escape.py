@@ -55,6 +55,25 @@ def clean(text: object, limit: int = 500) -> str:
     return s
 
 
+# Adaptive Card text functions ({{DATE(...)}}, {{TIME(...)}}) are evaluated in TextRun text too.
+_TEXT_FUNCTION = re.compile(r"\{\{(?=[A-Za-z]+\()")
+
+
+def teams_run(text: object, limit: int = 500) -> str:
+    """Text for an Adaptive Card ``TextRun`` (inside a ``RichTextBlock``).
+
+    A TextRun is never Markdown-processed, so the text is shown exactly as cleaned: no
+    backslashes for a phone to show. Only the ``{{FUNC(`` text-function opener is broken up
+    (with a space), because renderers evaluate it even in TextRuns.
+    """
+    return _TEXT_FUNCTION.sub("{ {", clean(text, limit))
+
+
+def plain(text: object, limit: int = 500) -> str:
+    """Plain text for a field no client formats (``fallbackText``, notification previews)."""
+    return clean(text, limit)
+
+
 def teams_text(text: object, limit: int = 500) -> str:
     """Text for an Adaptive Card ``TextBlock.text`` or ``Fact.value`` (Markdown subset).
 
