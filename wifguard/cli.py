@@ -63,19 +63,34 @@ def _err(msg: str) -> None:
     typer.echo(msg, err=True)
 
 
-def _load_engine(config: Path | None, tenant_id: str | None = None) -> Any:
-    from wifguard.config import ConfigError, load_config
-    from wifguard.engine import Engine
-    from wifguard.rules import RuleError
+def _settings() -> Any:
+    """The ``WIFGUARD_*`` app settings; a bad value is a usage error."""
+    from wifguard.settings import Settings, SettingsError
 
     try:
-        cfg = load_config(config)
-        if tenant_id:
-            cfg = cfg.with_home_tenant(tenant_id)
-        return Engine(cfg)
-    except (ConfigError, RuleError) as exc:
+        return Settings.from_env()
+    except SettingsError as exc:
+        _err(f"wifguard: {exc} (environment)")
+        raise typer.Exit(2) from None
+
+
+def _resolve(config: Path | None, tenant_id: str | None = None, flags: Any = None) -> Any:
+    """Config file, then WIFGUARD_* settings, then flags: the one resolution (wifguard.resolve)."""
+    from wifguard.config import ConfigError
+    from wifguard.resolve import Flags, resolve
+    from wifguard.rules import RuleError
+    from wifguard.settings import SettingsError
+
+    settings = _settings()
+    try:
+        return resolve(settings, config, tenant_id=tenant_id, flags=flags or Flags())
+    except (ConfigError, RuleError, SettingsError) as exc:
         _err(f"wifguard: {exc}")
         raise typer.Exit(2) from None
+
+
+def _load_engine(config: Path | None, tenant_id: str | None = None, flags: Any = None) -> Any:
+    return _engine_of(_resolve(config, tenant_id, flags))
 
 
 def _write(text: str, output: Path | None) -> None:
@@ -132,28 +147,74 @@ class SweepFormat(StrEnum):
     json = "json"
 
 
+class QuarantineMode(StrEnum):
+    off = "off"
+    dry_run = "dry-run"
+    enforce = "enforce"
+
+
+QuarantineModeOpt = Annotated[
+    QuarantineMode | None,
+    typer.Option("--quarantine-mode", help="Override the quarantine mode of the config and WIFGUARD_QUARANTINE_MODE."),
+]
+NoNotifyOpt = Annotated[bool, typer.Option("--no-notify", help="Send nothing; new findings stay pending for the "
+                                                             "next run.")]
+
+
 @app.command()
 def sweep(
     sim: Annotated[Path | None, typer.Option("--sim", help="Sweep a simulated tenant started from this seed.")] = None,
     config: ConfigOpt = None,
     format: Annotated[SweepFormat, typer.Option("--format", "-f")] = SweepFormat.table,
-    store: Annotated[str | None, typer.Option("--store", help="Record findings in this store (connection string).",
-                                              envvar="WIFGUARD_STORAGE")] = None,
+    store: Annotated[str | None, typer.Option("--store", help="Record findings in this store (connection string); "
+                                              "this may notify and quarantine.", envvar="WIFGUARD_STORAGE")] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
     fail_on: Annotated[FailOn, typer.Option(help="Exit 1 when a finding reaches this severity.")] = FailOn.none,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Evaluate only: record, notify and change nothing; "
+                                          "list what quarantine would remove.")] = False,
+    no_notify: NoNotifyOpt = False,
+    quarantine_mode: QuarantineModeOpt = None,
 ) -> None:
-    """Read the whole tenant (live, or --sim SEED) and evaluate every federated identity."""
+    """Read the whole tenant (live, or --sim SEED) and evaluate every federated identity.
+
+    With --store the findings are recorded and the run may notify and quarantine: it says so
+    before it starts and lists what it did."""
     import asyncio
 
+    from wifguard.actions import announce, notification_tally, would_quarantine
+    from wifguard.engine import Engine
     from wifguard.model import Severity
     from wifguard.report import render_table, summary_line
-    from wifguard.sweep import connection_for, sweep_and_record
+    from wifguard.resolve import Flags
+    from wifguard.sweep import connection_for, sweep
 
     if sim is not None and not sim.exists():
         _err(f"wifguard: --sim {sim}: no such seed file")
         raise typer.Exit(2)
+    settings = _settings()
+    flags = Flags(quarantine_mode=quarantine_mode.value if quarantine_mode else None, notify=not no_notify)
+    recording = bool(store) and not dry_run
+    record: Any = None
+    record_error: str | None = None
+    planned: list[dict[str, Any]] = []
     with connection_for(sim) as (conn, _):
-        engine = _load_engine(config, conn.tenant_id)
+        resolved = _resolve(config, conn.tenant_id, flags)
+        engine = _engine_of(resolved)
+        if store or dry_run:
+            _err(f"wifguard: {announce(resolved, store=recording, dry_run=dry_run)}")
+
+        async def run(report: Any) -> Any:
+            nonlocal record, record_error
+            rep = await sweep(conn, engine, report)
+            if recording:
+                from wifguard.pipeline import record_sweep
+
+                try:
+                    record = await record_sweep(str(store), engine, rep, conn=conn)
+                except Exception as exc:  # the tenant read is still written out below
+                    record_error = f"recording the sweep in the store failed: {_one_line(exc)}"
+            return rep
+
         err_console = console_err()
         progress = _progress(err_console) if err_console.is_terminal and format is SweepFormat.table else None
         try:
@@ -164,16 +225,30 @@ def sweep(
                     def report(stage: str, done: int, total: int) -> None:
                         progress.update(task, description=f"{stage}: {done}")
 
-                    rep = asyncio.run(sweep_and_record(conn, engine, store, report))
+                    rep = asyncio.run(run(report))
             else:
-                rep = asyncio.run(sweep_and_record(conn, engine, store, None))
+                rep = asyncio.run(run(None))
         except Exception as exc:  # a failure to reach the tenant at all
-            _err(f"wifguard: sweep failed: {exc}")
+            _err(f"wifguard: sweep failed: {_one_line(exc)}")
             raise typer.Exit(2) from None
+        if dry_run:
+            planned = would_quarantine(resolved, rep.evaluations, settings.responder_ids)
+    assert isinstance(engine, Engine)
     data = rep.to_json()
     expired = engine.expired_exemptions()
     data["expired_exemptions"] = [x.model_dump(mode="json") for x in expired]
-    for e in rep.errors:
+    data["run"] = {"dry_run": dry_run, "store": recording, "quarantine_mode": resolved.quarantine_mode,
+                   "quarantine_mode_from": resolved.origin("quarantine.mode"),
+                   "notify": bool(resolved.channel_names())}
+    if dry_run:
+        data["would_quarantine"] = planned
+    if record is not None:
+        data["recorded"] = record.recorded
+        data["quarantined"] = record.quarantined
+        data["notifications"] = notification_tally(record.notifications,
+                                                   channels_configured=bool(resolved.channel_names()))
+        data["errors"] = [*data["errors"], *record.errors]
+    for e in [*rep.errors, *(record.errors if record is not None else [])]:
         _err(f"wifguard: {e}")
     for x in expired:
         _err(f"wifguard: exemption expired on {x.expires} (rule {x.rule}, identity {x.identity}): {x.reason}")
@@ -184,15 +259,69 @@ def sweep(
         findings = rep.findings
         if findings:
             out.print(render_table(findings, title="wifguard sweep"))
+        actions = data.get("quarantined") or data.get("would_quarantine") or []
+        if actions:
+            out.print(_actions_table(actions, "quarantine (dry run: would remove)" if dry_run else "quarantine"))
         s = data["summary"]
         out.print(
             f"{s['identities']} identities ({s['federated_identities']} federated), {s['credentials']} credentials, "
             f"{s['role_assignments']} role assignments; {summary_line(findings)}"
         )
+        if record is not None:
+            n = data["notifications"]
+            r = data["recorded"]
+            out.print(f"recorded: {r.get('new', 0)} new, {r.get('updated', 0)} updated, {r.get('reopened', 0)} "
+                      f"reopened, {r.get('resolved', 0)} resolved; notifications: {n['delivered']} delivered, "
+                      f"{n['pending']} pending, {n['failed']} failed; quarantine ({resolved.quarantine_mode}): "
+                      + _count_statuses(record.quarantined))
         out.print(f"{s['requests']} requests, {s['throttled_retries']} throttled retries, "
                   f"{s['duration_seconds']:.1f} s")
+    if record_error is not None:
+        _err(f"wifguard: {record_error}")
+        raise typer.Exit(2)
     if fail_on is not FailOn.none and any(f.severity >= Severity.parse(fail_on.value) for f in rep.findings):
         raise typer.Exit(1)
+
+
+def _engine_of(resolved: Any) -> Any:
+    from wifguard.config import ConfigError
+    from wifguard.engine import Engine
+    from wifguard.rules import RuleError
+
+    try:
+        return Engine(resolved.config)
+    except (ConfigError, RuleError) as exc:
+        _err(f"wifguard: {exc}")
+        raise typer.Exit(2) from None
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _count_statuses(actions: list[dict[str, Any]]) -> str:
+    if not actions:
+        return "nothing"
+    counts: dict[str, int] = {}
+    for a in actions:
+        counts[a["status"]] = counts.get(a["status"], 0) + 1
+    return ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+
+
+def _actions_table(actions: list[dict[str, Any]], title: str) -> Any:
+    from rich.table import Table
+    from rich.text import Text
+
+    t = Table(title=title)
+    for col in ("status", "identity", "credential", "rule", "backup id / reason"):
+        t.add_column(col, overflow="fold")
+    for a in actions:
+        ident = a.get("identity") or {}
+        t.add_row(Text(str(a["status"])), Text(str(ident.get("name") or ident.get("id") or "")),
+                  Text(str(a.get("credential") or "")), Text(str(a.get("rule_id") or "")),
+                  Text(str(a.get("backup_id") or a.get("reason") or "")))
+    return t
 
 
 def console_err() -> Any:
@@ -271,12 +400,18 @@ def replay(
                                               "Azurite).", envvar="WIFGUARD_STORAGE")] = None,
     format: Annotated[SweepFormat, typer.Option("--format", "-f")] = SweepFormat.json,
     output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
+    no_notify: NoNotifyOpt = False,
+    quarantine_mode: QuarantineModeOpt = None,
 ) -> None:
-    """Run trigger payloads through exactly the code the Azure Functions run."""
+    """Run trigger payloads through exactly the code the Azure Functions run.
+
+    Like the Functions, it may notify and quarantine (it says so first). Exit 2 when any record
+    was rejected or could not be processed."""
     import asyncio
 
+    from wifguard.actions import announce, notification_tally
+    from wifguard.resolve import Flags
     from wifguard.runtime import build_responder, open_store, process_audit_bodies, process_event_grid
-    from wifguard.settings import Settings
     from wifguard.sweep import connection_for
 
     try:
@@ -287,13 +422,14 @@ def replay(
     if sim is not None and not sim.exists():
         _err(f"wifguard: --sim {sim}: no such seed file")
         raise typer.Exit(2)
-    settings = Settings.from_env()
+    settings = _settings()
+    flags = Flags(quarantine_mode=quarantine_mode.value if quarantine_mode else None, notify=not no_notify)
 
-    async def run(conn_str: str, conn: Any) -> Any:
+    async def run(conn_str: str, conn: Any, resolved: Any) -> Any:
         st = open_store(settings, conn_str)
         try:
             responder = await build_responder(settings, conn=conn, store=st, compose_messages=True,
-                                              config_path=str(config) if config else None)
+                                              config=resolved.config)
         except Exception as exc:
             await st.aclose()
             raise exc
@@ -305,18 +441,16 @@ def replay(
             await responder.close()
             await st.aclose()
 
-    try:
-        with _store_conn(store) as conn_str, connection_for(sim, mode="thread") as (conn, _):
-            result = asyncio.run(run(conn_str, conn))
-    except Exception as exc:
-        from wifguard.config import ConfigError
-        from wifguard.rules import RuleError
-
-        if isinstance(exc, ConfigError | RuleError):
-            _err(f"wifguard: {exc}")
-            raise typer.Exit(2) from None
-        raise
+    with _store_conn(store) as conn_str, connection_for(sim, mode="thread") as (conn, _):
+        resolved = _resolve(config, conn.tenant_id, flags)
+        _engine_of(resolved)  # rule errors are usage errors, before anything is read
+        _err(f"wifguard: {announce(resolved, store=True)}")
+        result = asyncio.run(run(conn_str, conn, resolved))
     data = result.to_json()
+    tally = notification_tally(result.notifications, channels_configured=bool(resolved.channel_names()))
+    data["summary"]["notifications"] = tally
+    statuses = data["summary"].get("events") or {}
+    bad = int(statuses.get("rejected", 0)) + int(statuses.get("failed", 0)) + int(statuses.get("parked", 0))
     for e in result.errors:
         _err(f"wifguard: {e}")
     if format is SweepFormat.json:
@@ -336,8 +470,16 @@ def replay(
         out.print(t)
         if result.findings:
             out.print(render_table(result.findings, title="findings"))
-        out.print(f"{summary_line(result.findings)}; {len(result.notifications)} notification(s), "
-                  f"{len(result.quarantined)} quarantine action(s)")
+        if result.quarantined:
+            out.print(_actions_table(result.quarantined, "quarantine"))
+        out.print(f"{summary_line(result.findings)}; notifications: {tally['delivered']} delivered, "
+                  f"{tally['pending']} pending, {tally['failed']} failed; quarantine ({resolved.quarantine_mode}): "
+                  + _count_statuses(result.quarantined))
+    total = len(result.events)
+    if bad or result.errors:
+        _err(f"wifguard: {bad} of {total} record(s) rejected or not processed"
+             + (f", {len(result.errors)} error(s)" if result.errors else ""))
+        raise typer.Exit(2)
 
 
 quarantine_app = typer.Typer(help="Quarantine backups: list and restore.", no_args_is_help=True)

@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from wifguard.config import Config, load_config
+from wifguard.config import Config
 from wifguard.engine import Engine
 from wifguard.inventory.connection import Connection
 from wifguard.pipeline import Responder, RunResult
@@ -18,18 +18,10 @@ from wifguard.settings import Settings
 
 
 def build_config(settings: Settings, config_path: str | None = None, tenant_id: str | None = None) -> Config:
-    cfg = load_config(config_path or settings.config_path)
-    overrides: dict[str, Any] = {}
-    if settings.quarantine_mode:
-        overrides["quarantine"] = {**cfg.quarantine.model_dump(mode="json"), "mode": settings.quarantine_mode}
-    responder = set(settings.responder_ids)
-    if responder:
-        # The responder's own changes (quarantine, restore) are approved actors by definition.
-        overrides["approved_actors"] = sorted({*cfg.approved_actors, *responder})
-    if overrides:
-        data = {**cfg.model_dump(mode="json", exclude={"source"}), **overrides}
-        cfg = Config.model_validate({**data, "source": cfg.source})
-    return cfg.with_home_tenant(tenant_id or settings.tenant_id)
+    """The Functions' config: file, then ``WIFGUARD_*`` settings (the same resolution as the CLI)."""
+    from wifguard.resolve import resolve
+
+    return resolve(settings, config_path, tenant_id=tenant_id).config
 
 
 def open_store(settings: Settings, conn_string: str | None = None) -> Any:
@@ -43,10 +35,11 @@ def open_store(settings: Settings, conn_string: str | None = None) -> Any:
 
 
 async def build_responder(settings: Settings, *, conn: Connection | None = None, store: Any = None,
-                          config_path: str | None = None, compose_messages: bool = False) -> Responder:
+                          config_path: str | None = None, compose_messages: bool = False,
+                          config: Config | None = None) -> Responder:
     conn = conn or settings.connection()  # type: ignore[assignment]
     assert isinstance(conn, Connection)
-    cfg = build_config(settings, config_path, conn.tenant_id)
+    cfg = config or build_config(settings, config_path, conn.tenant_id)
     engine = Engine(cfg)
     if store is None:
         store = open_store(settings)

@@ -7,6 +7,7 @@ exactly these names (a test checks it).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -52,6 +53,13 @@ ALL_SETTINGS = (
 )
 
 
+_PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,54}$")  # the store's own rule (Azure table names)
+
+
+class SettingsError(ValueError):
+    """An app setting (environment variable) has an unusable value; the message names it."""
+
+
 def _list(v: str | None) -> tuple[str, ...]:
     return tuple(x.strip() for x in (v or "").split(",") if x.strip())
 
@@ -81,15 +89,24 @@ class Settings:
         e = dict(os.environ if env is None else env)
         mode = e.get(QUARANTINE_MODE) or None
         if mode is not None and mode not in {"off", "dry-run", "enforce"}:
-            raise ValueError(f"{QUARANTINE_MODE}={mode!r}: expected off, dry-run or enforce")
+            raise SettingsError(f"{QUARANTINE_MODE}={mode!r}: expected off, dry-run or enforce")
         try:
             shard = int(e.get(SWEEP_SHARD_SIZE) or 2000)
         except ValueError:
-            raise ValueError(f"{SWEEP_SHARD_SIZE} must be an integer") from None
+            raise SettingsError(f"{SWEEP_SHARD_SIZE}={e.get(SWEEP_SHARD_SIZE)!r}: expected a whole number") from None
+        if shard < 1:
+            raise SettingsError(f"{SWEEP_SHARD_SIZE}={shard}: expected 1 or more")
+        prefix = e.get(TABLE_PREFIX) or "wifguard"
+        if not _PREFIX.match(prefix):
+            raise SettingsError(f"{TABLE_PREFIX}={prefix!r}: expected a letter then up to 54 letters or digits")
+        for name in (GRAPH_URL, ARM_URL):
+            url = e.get(name)
+            if url and not url.startswith(("https://", "http://")):
+                raise SettingsError(f"{name}={url!r}: expected an https:// URL")
         return cls(
             storage=e.get(STORAGE) or None,
             storage_account=e.get(STORAGE_ACCOUNT) or None,
-            table_prefix=e.get(TABLE_PREFIX) or "wifguard",
+            table_prefix=prefix,
             config_path=e.get(CONFIG) or None,
             tenant_id=e.get(TENANT_ID) or None,
             subscriptions=_list(e.get(SUBSCRIPTIONS)),
@@ -98,7 +115,7 @@ class Settings:
             responder_ids=_list(e.get(RESPONDER_IDS)) + _list(e.get(CLIENT_ID)),
             client_id=e.get(CLIENT_ID) or None,
             sweep_queue=e.get(SWEEP_QUEUE) or DEFAULT_QUEUE,
-            sweep_shard_size=max(1, shard),
+            sweep_shard_size=shard,
             graph_url=e.get(GRAPH_URL) or None,
             arm_url=e.get(ARM_URL) or None,
             ca_bundle=e.get(CA_BUNDLE) or None,

@@ -74,16 +74,6 @@ async def sweep(conn: Connection, engine: Engine, progress: Progress | None = No
     return SweepReport(result, evaluations, t2 - t0, t2 - t1, errors)
 
 
-async def sweep_and_record(conn: Connection, engine: Engine, store: str | None,
-                           progress: Progress | None = None) -> SweepReport:
-    rep = await sweep(conn, engine, progress)
-    if store:
-        from wifguard.pipeline import record_sweep
-
-        await record_sweep(store, engine, rep, conn=conn)
-    return rep
-
-
 @contextmanager
 def connection_for(sim_seed: str | Path | None, mode: str = "process") -> Iterator[tuple[Connection, Any]]:
     """Live connection, or a simulated tenant started from a seed for the duration of the block."""
