@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import uuid
 from typing import Any
 
@@ -283,6 +284,10 @@ def test_managed_identity_without_credential_role_finding() -> None:
 # -- Slack -----------------------------------------------------------------------------------
 
 
+def slack_blocks(msg: dict[str, Any]) -> list[dict[str, Any]]:
+    return [*msg["blocks"], *(b for att in msg.get("attachments", []) for b in att["blocks"])]
+
+
 def test_slack_blocks_shape() -> None:
     msg = slack_message(
         make_notice(
@@ -291,22 +296,25 @@ def test_slack_blocks_shape() -> None:
             )
         )
     )
-    assert msg["text"].startswith("[HIGH] WIF-001")
+    assert msg["text"].startswith("HIGH: WIF-001")
     assert msg["unfurl_links"] is False and msg["unfurl_media"] is False
     types = [b["type"] for b in msg["blocks"]]
     assert types[0] == "header"
-    assert "section" in types and "context" in types and "actions" in types
     header = msg["blocks"][0]["text"]
     assert header["type"] == "plain_text" and len(header["text"]) <= 150
-    assert "WIF-001" in header["text"]
-    fields = next(b for b in msg["blocks"] if b["type"] == "section" and "fields" in b)["fields"]
-    assert 1 <= len(fields) <= 10
-    assert {
-        "type": "plain_text",
-        "text": "Subject:\nrepo:contoso/infra:ref:refs/heads/*",
-        "emoji": False,
-    } in fields
-    actions = next(b for b in msg["blocks"] if b["type"] == "actions")["elements"]
+    assert "HIGH \u00b7 WIF-001" in header["text"]
+    # The trust path comes right after the header.
+    path = next(b for b in msg["blocks"] if b["type"] == "section")
+    assert path["text"]["text"].startswith("GitHub Actions \u2192 repo:contoso/infra:ref:refs/heads/*")
+    # The colour bar carries the severity; details live in the attachment.
+    (att,) = msg["attachments"]
+    assert att["color"] == "#E8590C"
+    fields = next(b for b in att["blocks"] if b["type"] == "section" and "fields" in b)["fields"]
+    assert 2 <= len(fields) <= 10 and len(fields) % 2 == 0
+    pairs = {fields[i]["text"]: fields[i + 1] for i in range(0, len(fields), 2)}
+    assert pairs["*Subject*"] == {"type": "plain_text", "text": "repo:contoso/infra:ref:refs/heads/*", "emoji": False}
+    assert all(f["type"] == "mrkdwn" for f in fields[::2])  # labels: our words, bold
+    actions = next(b for b in att["blocks"] if b["type"] == "actions")["elements"]
     assert actions == [
         {
             "type": "button",
@@ -316,20 +324,43 @@ def test_slack_blocks_shape() -> None:
         }
     ]
     owners = [e["text"] for b in msg["blocks"] if b["type"] == "context" for e in b["elements"]]
-    assert "Owners: Alice Admin (alice@contoso.com), Bob Builder (bob@contoso.com)" in owners
+    assert "Alice Admin (alice@contoso.com), Bob Builder (bob@contoso.com)" in owners
 
 
-def test_slack_text_objects_are_all_plain_text() -> None:
-    msg = slack_message(make_notice(kind=NoticeKind.DRY_RUN, restore_hint="restore me"))
-    text_objects = [d for d in walk(msg["blocks"]) if "text" in d and isinstance(d["text"], str)]
+def test_slack_colours_per_severity() -> None:
+    colours = {s: slack_message(make_notice(make_finding(severity=s)))["attachments"][0]["color"] for s in Severity}
+    assert len(set(colours.values())) == len(Severity)
+
+
+def test_slack_owners_with_known_ids_are_pinged() -> None:
+    notice = make_notice(chat_ids={"alice@contoso.com": "U0ALICE", "bob@contoso.com": "not an id <!channel>"})
+    msg = slack_message(notice)
+    pings = [b["text"]["text"] for b in msg["blocks"] if b["type"] == "section" and b["text"]["type"] == "mrkdwn"]
+    assert pings == ["*Owners:* <@U0ALICE>"]
+    rest = [e["text"] for b in msg["blocks"] if b["type"] == "context" for e in b["elements"]]
+    assert "Bob Builder (bob@contoso.com)" in rest and "*Also owned by:*" in rest
+    # Keys match the owner's mail or object id too, case-insensitively.
+    by_mail = slack_message(make_notice(chat_ids={"alice.admin@contoso.com": "W0ALICE"}))
+    assert "<@W0ALICE>" in json.dumps(by_mail)
+
+
+def test_slack_mrkdwn_holds_only_our_words() -> None:
+    msg = slack_message(make_notice(kind=NoticeKind.DRY_RUN, restore_hint="restore me", others=(make_finding(),)))
+    text_objects = [d for d in walk(slack_blocks(msg)) if "text" in d and isinstance(d["text"], str)]
     assert text_objects, "expected text objects"
-    assert {d["type"] for d in text_objects} == {"plain_text"}
-    assert all(len(d["text"]) >= 1 for d in text_objects)
+    for d in text_objects:
+        assert len(d["text"]) >= 1
+        if d["type"] == "mrkdwn":
+            assert re.fullmatch(r"\*[A-Za-z :]+\*( <@U[A-Z0-9]+>(, <@U[A-Z0-9]+>)*)?", d["text"]), d["text"]
 
 
-def test_slack_long_title_is_cut_to_header_limit() -> None:
+def test_slack_long_title_is_cut_to_header_limit_without_splitting_entities() -> None:
     msg = slack_message(make_notice(make_finding(title="x" * 400)))
     assert len(msg["blocks"][0]["text"]["text"]) <= 150
+    for n in range(120, 160):
+        header = slack_message(make_notice(make_finding(title="a" * n + "&<>" * 20)))["blocks"][0]["text"]["text"]
+        assert len(header) <= 150
+        assert re.search(r"&(?!amp;|lt;|gt;)", header) is None, header
 
 
 # -- CloudEvents -----------------------------------------------------------------------------

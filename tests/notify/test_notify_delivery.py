@@ -206,3 +206,56 @@ async def test_notifier_composes_without_any_channel(http_client: httpx.AsyncCli
     assert notifier.compose(notice, "teams") == teams_message(notice)
     assert notifier.compose(notice, "slack") == slack_message(notice)
     assert notifier.route(notice) == []
+
+
+async def test_slack_owners_are_pinged_from_the_map_and_by_lookup(
+    receiver: Receiver, http_client: httpx.AsyncClient
+) -> None:
+    config = NotifyConfig.from_mapping(
+        {
+            "channels": {"s": {"type": "slack", "url_setting": "SLACK_URL"}},
+            "default_channels": ["s"],
+            "slack_users": {"Alice@Contoso.com": "U0ALICE"},
+            "slack_token_setting": "SLACK_TOKEN",
+        }
+    )
+    receiver.plan("/api/users.lookupByEmail", (200, {}, json.dumps({"ok": True, "user": {"id": "U0BOB"}})))
+    env = {"SLACK_URL": receiver.url("/slack"), "SLACK_TOKEN": "xoxb-secret"}
+    notifier = Notifier(config, env, http_client, slack_api_url=receiver.url("/api"))
+    (res,) = await notifier.notify([make_notice()])
+    (res2,) = await notifier.notify([make_notice()])  # the lookup is cached per worker
+    assert res.ok and res2.ok
+    lookups = receiver.at("/api/users.lookupByEmail")
+    assert len(lookups) == 1
+    assert lookups[0].headers["Authorization"] == "Bearer xoxb-secret"
+    body = receiver.at("/slack")[0].json()
+    assert "*Owners:* <@U0ALICE>, <@U0BOB>" in json.dumps(body)
+
+
+async def test_slack_lookup_failure_still_names_the_owner(
+    receiver: Receiver, http_client: httpx.AsyncClient
+) -> None:
+    config = NotifyConfig.from_mapping(
+        {
+            "channels": {"s": {"type": "slack", "url_setting": "SLACK_URL"}},
+            "default_channels": ["s"],
+            "slack_token_setting": "SLACK_TOKEN",
+        }
+    )
+    receiver.plan("/api/users.lookupByEmail", *[(200, {}, json.dumps({"ok": False, "error": "users_not_found"}))] * 4)
+    env = {"SLACK_URL": receiver.url("/slack"), "SLACK_TOKEN": "xoxb-secret"}
+    (res,) = await Notifier(config, env, http_client, slack_api_url=receiver.url("/api")).notify([make_notice()])
+    assert res.ok
+    raw = json.dumps(receiver.at("/slack")[0].json())
+    assert "<@" not in raw and "Alice Admin (alice@contoso.com)" in raw
+
+
+def test_slack_users_config_is_validated() -> None:
+    import pytest
+
+    from wifguard.notify import NotifyConfigError
+
+    with pytest.raises(NotifyConfigError, match=r"slack_users.alice@x: must be a Slack member id"):
+        NotifyConfig.from_mapping({"slack_users": {"alice@x": "<!channel>"}})
+    with pytest.raises(NotifyConfigError, match="slack_token_setting"):
+        NotifyConfig.from_mapping({"slack_token_setting": "xoxb-https://x"})

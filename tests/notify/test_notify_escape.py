@@ -25,7 +25,7 @@ from notify_helpers import (
 
 from wifguard.model import Owner, Severity
 from wifguard.notify import NoticeKind, cloud_event, portal_links, slack_message, teams_message
-from wifguard.notify.escape import clean, mention_name, slack_mrkdwn, slack_text, teams_run, teams_text
+from wifguard.notify.escape import clean, mention_name, slack_text, teams_run, teams_text
 
 EVIL_NAME = "**Admin** [click](https://evil.example/x) <at>Admin</at> <!channel> <@U123> <https://evil|click>"
 EVIL_CRED = '{"type":"Action.OpenUrl","url":"https://evil"}'
@@ -136,22 +136,40 @@ def test_teams_hostile_input_is_inert(card_validator: Any, card_schema: Any) -> 
     assert EVIL_NAME in run_lines(card)[4]  # the trust path (after the band, the lead, restore)
 
 
-def test_slack_hostile_input_is_inert() -> None:
-    notice = evil_notice()
-    msg = slack_message(notice)
+def slack_blocks(msg: dict[str, Any]) -> list[dict[str, Any]]:
+    return [*msg["blocks"], *(b for att in msg.get("attachments", []) for b in att["blocks"])]
+
+
+def assert_slack_inert(msg: dict[str, Any], notice: Any) -> None:
     raw = json.dumps(msg, ensure_ascii=False)
     assert json.loads(raw) == msg
+    blocks = slack_blocks(msg)
+    # Tenant text only in plain_text; mrkdwn holds our bold labels and <@U…> pings of known ids.
+    for d in walk(blocks):
+        if isinstance(d.get("text"), str) and d["type"] == "mrkdwn":
+            assert re.fullmatch(r"\*[A-Za-z :]+\*( <@[UW][A-Z0-9]+>(, <@[UW][A-Z0-9]+>)*)?", d["text"]), d["text"]
+        elif isinstance(d.get("text"), str):
+            assert d["type"] == "plain_text"
+            assert "<" not in d["text"] and ">" not in d["text"]
+            assert re.search(r"&(?!amp;|lt;|gt;)", d["text"]) is None
+    urls = [d["url"] for d in walk(blocks) if "url" in d]
+    assert set(urls) <= {link.url for link in portal_links(notice)}
+    # No look-alike substitutions anywhere the reader sees.
+    for ch in "\u2217\uff3f\u223c\u02cb":
+        assert ch not in raw
+    assert "<" not in msg["text"] and ">" not in msg["text"] and "\n" not in msg["text"]
+
+
+def test_slack_hostile_input_is_inert() -> None:
+    notice = evil_notice(chat_ids={"alice@contoso.com": "U0ALICE"})
+    msg = slack_message(notice)
+    assert_slack_inert(msg, notice)
+    raw = json.dumps(msg, ensure_ascii=False)
     for token in ("<!channel>", "<!here>", "<@U123>", "<@U999>", "<https://evil|click>", "<at>"):
         assert token not in raw
-    assert "<" not in raw and ">" not in raw  # every angle bracket from the tenant is escaped
     assert "&lt;!channel&gt;" in raw
-    # Only plain_text objects carry text; only portal URLs are linked.
-    assert {d["type"] for d in walk(msg["blocks"]) if isinstance(d.get("text"), str)} == {"plain_text"}
-    urls = [d["url"] for d in walk(msg["blocks"]) if "url" in d]
-    assert set(urls) <= {link.url for link in portal_links(notice)} and urls
-    # The mrkdwn fallback has no formatting characters left and no newlines.
-    for ch in "*_~`<>\n":
-        assert ch not in msg["text"]
+    assert "<@U0ALICE>" in raw  # the real owner is pinged
+    assert "**Admin** [click](https://evil.example/x)" in raw  # shown as typed, not substituted
 
 
 def test_cloud_event_keeps_raw_values_but_stays_valid_json() -> None:
@@ -178,7 +196,8 @@ def test_escape_functions_directly() -> None:
     assert teams_run("{{DATE(2017-02-14T06:08:39Z, SHORT)}} {{x}}") == "{ {DATE(2017-02-14T06:08:39Z, SHORT)}} {{x}}"
     assert teams_run(" a\nb ") == "a b"
     assert slack_text("a & <!here> > b") == "a &amp; &lt;!here&gt; &gt; b"
-    assert slack_mrkdwn("*b* _i_ ~s~ `c`") == "\u2217b\u2217 \uff3fi\uff3f \u223cs\u223c \u02cbc\u02cb"
+    assert slack_text("*b* _i_ ~s~ `c`") == "*b* _i_ ~s~ `c`"  # plain_text: shown as typed
+    assert slack_text("ab&cd", 5) == "ab\u2026"  # never "ab&am…"
     assert mention_name("</at><at>Root") == "at at Root"
     assert mention_name("<>") == "owner"
     assert clean("a\nb\tc\u200bd\u2028e") == "a b c\ufffdd\ufffde"
@@ -249,10 +268,8 @@ def test_property_card_stays_valid_and_inert(
     assert len(card.get("actions", [])) == 2
 
     msg = slack_message(notice)
-    raw = json.dumps(msg, ensure_ascii=False)
-    assert "<" not in raw and ">" not in raw
-    assert {d["type"] for d in walk(msg["blocks"]) if isinstance(d.get("text"), str)} == {"plain_text"}
-    assert all(s != "" for s in strings(msg["blocks"]))
+    assert_slack_inert(msg, notice)
+    assert all(s != "" for s in strings(slack_blocks(msg)))
 
     ev = json.loads(json.dumps(cloud_event(notice)))
     assert ev["data"]["credential"]["subject"] == subject
@@ -275,6 +292,7 @@ def test_huge_hostile_values_keep_messages_within_chat_limits() -> None:
     assert len(json.dumps(teams_message(notice)).encode()) < 28 * 1024
     msg = slack_message(notice)
     assert len(msg["blocks"][0]["text"]["text"]) <= 150
-    for d in walk(msg["blocks"]):
+    assert len(json.dumps(msg).encode()) < 40 * 1024
+    for d in walk(slack_blocks(msg)):
         if isinstance(d.get("text"), str):
             assert len(d["text"]) <= 3000

@@ -17,13 +17,13 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import quote
 
-from wifguard.model import IdentityKind, Severity
+from wifguard.model import IdentityKind
 
-from .escape import clean, slack_mrkdwn, slack_text
+from .escape import clean
 from .notice import Notice, NoticeKind, portal_links
-from .owners import owner_label as _owner_label
 from .owners import unique_owners as _unique_owners
-from .teams import KIND_LABEL, teams_message
+from .slack import slack_message
+from .teams import teams_message
 
 CLOUDEVENT_CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
 # Namespace of the deterministic CloudEvent ids (uuid5 over fingerprint and notice kind).
@@ -43,126 +43,6 @@ EVENT_TYPE: Mapping[NoticeKind, str] = {
     NoticeKind.QUARANTINED: "com.wifguard.finding.quarantined",
     NoticeKind.DRY_RUN: "com.wifguard.finding.quarantine_dryrun",
 }
-
-_SLACK_MARK: Mapping[Severity, str] = {
-    Severity.CRITICAL: "\U0001f6a8",  # rotating light
-    Severity.HIGH: "\U0001f534",  # red circle
-    Severity.MEDIUM: "\U0001f7e0",  # orange circle
-    Severity.LOW: "\U0001f535",  # blue circle
-    Severity.INFO: "\u26aa",  # white circle
-}
-
-_KIND_NAME = {
-    IdentityKind.APPLICATION.value: "App registration",
-    IdentityKind.MANAGED_IDENTITY.value: "User-assigned managed identity",
-}
-
-
-# -- shared facts --------------------------------------------------------------------------
-
-
-def _facts(notice: Notice) -> list[tuple[str, str | None]]:
-    """(label, raw untrusted value) pairs shown in every chat format, in display order."""
-    f = notice.finding
-    ref = notice.identity_ref
-    rows: list[tuple[str, str | None]] = [
-        ("Identity", ref.get("name") or "(unnamed)"),
-        ("Identity kind", _KIND_NAME.get(ref.get("kind", ""), ref.get("kind") or "unknown")),
-        ("Identity id", ref.get("id")),
-    ]
-    if notice.app_id:
-        rows.append(("Application (client) id", notice.app_id))
-    if f.credential is not None:
-        subject = f.credential.get("subject")
-        rows += [
-            ("Credential", f.credential.get("name")),
-            ("Issuer", f.credential.get("issuer")),
-            ("Subject", subject if subject is not None else "(none: claims matching expression)"),
-        ]
-    if f.role_assignment is not None:
-        rows += [
-            ("Role", f.role_assignment.get("role")),
-            ("Scope", f.role_assignment.get("scope")),
-        ]
-    if notice.tenant_id:
-        rows.append(("Tenant", notice.tenant_id))
-    return [(label, value) for label, value in rows if value]
-
-
-# -- Slack (incoming webhook, Block Kit) ---------------------------------------------------
-
-
-def _plain(text: str, limit: int) -> dict[str, Any]:
-    """A Slack plain_text object; ``text`` must already be escaped. Slack needs >= 1 char."""
-    return {"type": "plain_text", "text": (text or "-")[:limit], "emoji": False}
-
-
-def slack_message(notice: Notice) -> dict[str, Any]:
-    """The body POSTed to a Slack incoming webhook URL.
-
-    Untrusted values only ever appear in ``plain_text`` objects (no formatting, no mentions,
-    no links) with ``&<>`` escaped, and in the ``text`` fallback, which is escaped for mrkdwn.
-    """
-    f = notice.finding
-    sev = f.severity.label.upper()
-    rule = slack_text(f.rule_id, 64)
-    header = f"{_SLACK_MARK[f.severity]} {sev} \u00b7 {rule} \u2014 {slack_text(f.title, 200)}"
-    if len(header) > 150:
-        header = header[:149] + "\u2026"
-    context = f"{KIND_LABEL[notice.kind]} \u00b7 wifguard"
-    if notice.tenant_id:
-        context += f" \u00b7 tenant {slack_text(notice.tenant_id, 64)}"
-    fields = [_plain(f"{label}:\n{slack_text(value, 400)}", 2000) for label, value in _facts(notice)][:10]
-    blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": _plain(header, 150)},
-        {"type": "context", "elements": [_plain(context, 2000)]},
-        {"type": "section", "text": _plain(slack_text(f.message, 1000), 3000)},
-        {"type": "section", "fields": fields},
-        {"type": "section", "text": _plain("Remediation: " + slack_text(f.remediation, 1000), 3000)},
-    ]
-    if notice.kind in (NoticeKind.QUARANTINED, NoticeKind.DRY_RUN) and notice.restore_hint:
-        blocks.append(
-            {"type": "section", "text": _plain("Restore: " + slack_text(notice.restore_hint, 500), 3000)}
-        )
-    blocks.append({"type": "context", "elements": [_plain(_slack_owner_line(notice), 2000)]})
-    links = portal_links(notice)
-    if links:
-        blocks.append(
-            {
-                "type": "actions",
-                "elements": [
-                    {
-                        "type": "button",
-                        "text": _plain(slack_text(link.title, 60), 75),
-                        "url": link.url,
-                        "action_id": f"wifguard-link-{i}",
-                    }
-                    for i, link in enumerate(links[:5])
-                ],
-            }
-        )
-    blocks.append(
-        {"type": "context", "elements": [_plain(f"fingerprint {slack_text(f.fingerprint, 64)}", 2000)]}
-    )
-    fallback = slack_mrkdwn(f"[{sev}] {f.rule_id} {f.title}: {f.message}", 500)
-    return {"text": fallback, "blocks": blocks, "unfurl_links": False, "unfurl_media": False}
-
-
-def _slack_owner_line(notice: Notice) -> str:
-    if not notice.owners_known:
-        return "Owners: unknown (the owner list could not be read)"
-    owners = _unique_owners(notice.owners)
-    if not owners:
-        return "Owners: none recorded \u2014 please assign an owner to this identity"
-    parts = []
-    for o in owners:
-        label = slack_text(_owner_label(o), 120)
-        addr = o.user_principal_name or o.mail
-        if addr and addr != _owner_label(o):
-            label += f" ({slack_text(addr, 120)})"
-        parts.append(label)
-    return "Owners: " + ", ".join(parts)
-
 
 # -- CloudEvents (generic webhook, Event Grid) ---------------------------------------------
 

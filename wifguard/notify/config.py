@@ -29,6 +29,10 @@ settings / environment variables, which in Azure are Key Vault references)::
         max_retry_after_seconds: 120.0
         jitter: 0.5
       timeout_seconds: 10
+      slack_users:                         # optional: owners' Slack member ids, pinged in messages
+        alice@contoso.com: U012ABCDEF      #   keyed by UPN, mail or object id (case-insensitive)
+      slack_token_setting: WIFGUARD_SLACK_BOT_TOKEN  # optional: look owners up by mail
+                                           #   (users.lookupByEmail; scope users:read.email)
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from wifguard.model import Finding, Severity
 from .compose import ChannelType
 
 _SETTING_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]*$")
+_SLACK_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 _CHANNEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -118,6 +123,8 @@ class NotifyConfig:
     reminders: RemindersConfig = field(default_factory=RemindersConfig)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     timeout_seconds: float = 10.0
+    slack_users: Mapping[str, str] = field(default_factory=dict)  # lower-cased key -> member id
+    slack_token_setting: str | None = None
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None, *, path: str = "notifications") -> NotifyConfig:
@@ -269,7 +276,8 @@ class _Parser:
         m = self.mapping(
             data,
             self.root,
-            {"channels", "routes", "default_channels", "reminders", "retry", "timeout_seconds"},
+            {"channels", "routes", "default_channels", "reminders", "retry", "timeout_seconds",
+             "slack_users", "slack_token_setting"},
         )
         raw_channels = m.get("channels")
         channels: dict[str, ChannelConfig] = {}
@@ -333,6 +341,10 @@ class _Parser:
             jitter=self.number(rt.get("jitter"), f"{w}.jitter", 0.5, 0, 1),
         )
         timeout = self.number(m.get("timeout_seconds"), f"{self.root}.timeout_seconds", 10.0, 0.1, 300)
+        slack_users = self.slack_users(m.get("slack_users"), f"{self.root}.slack_users")
+        token_setting = self.setting_name(
+            m.get("slack_token_setting"), f"{self.root}.slack_token_setting", required=False
+        )
         if self.problems:
             raise NotifyConfigError(self.problems)
         return NotifyConfig(
@@ -342,4 +354,22 @@ class _Parser:
             reminders=RemindersConfig(after),
             retry=retry,
             timeout_seconds=timeout,
+            slack_users=slack_users,
+            slack_token_setting=token_setting,
         )
+
+    def slack_users(self, value: Any, where: str) -> dict[str, str]:
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            self.err(where, "must map a UPN, mail or object id to a Slack member id")
+            return {}
+        out: dict[str, str] = {}
+        for key, uid in value.items():
+            if not isinstance(key, str) or not key.strip():
+                self.err(where, f"keys must be non-empty strings (got {key!r})")
+            elif not isinstance(uid, str) or not _SLACK_ID.match(uid.strip()):
+                self.err(f"{where}.{key}", f"must be a Slack member id like U012ABCDEF (got {uid!r})")
+            else:
+                out[key.strip().lower()] = uid.strip()
+        return out

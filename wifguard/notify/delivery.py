@@ -16,7 +16,7 @@ import logging
 import math
 import random
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
@@ -28,6 +28,7 @@ from .compose import CLOUDEVENT_CONTENT_TYPE, ChannelType, compose
 from .config import ChannelConfig, NotifyConfig, RetryPolicy, route
 from .escape import clean
 from .notice import Notice
+from .owners import owner_keys
 
 if TYPE_CHECKING:
     from azure.core.credentials_async import AsyncTokenCredential
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("wifguard.notify")
 
+SLACK_API = "https://slack.com/api"
 _LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
@@ -353,6 +355,7 @@ class Notifier:
         eventgrid_client_kwargs: Mapping[str, Any] | None = None,
         concurrency: int = 8,
         rng: random.Random | None = None,
+        slack_api_url: str = SLACK_API,
     ) -> None:
         self.config = config
         self._env = env
@@ -362,6 +365,8 @@ class Notifier:
         self._sem = asyncio.Semaphore(max(1, concurrency))
         self._rng = rng
         self._publishers: dict[str, EventGridPublisherClient] = {}
+        self._slack_api = slack_api_url.rstrip("/")
+        self._slack_lookups: dict[str, str] = {}  # mail -> member id ("" = not found); per worker
 
     async def __aenter__(self) -> Notifier:
         return self
@@ -404,6 +409,8 @@ class Notifier:
                 kind=notice.kind.value,
                 channel_type=ch.type.value if ch else "",
             )
+        if ep.type is ChannelType.SLACK:
+            notice = replace(notice, chat_ids=await self.slack_ids(notice))
         async with self._sem:
             publisher = None
             if ep.type is ChannelType.EVENTGRID:
@@ -426,6 +433,44 @@ class Notifier:
         """Route and deliver every notice; one result per (notice, channel), in order."""
         jobs = [self.send(n, name) for n in notices for name in self.route(n)]
         return list(await asyncio.gather(*jobs))
+
+    async def slack_ids(self, notice: Notice) -> dict[str, str]:
+        """Owners' Slack member ids: the configured map, then ``users.lookupByEmail`` when a bot
+        token is configured. A failed lookup only means no ping (the owner is still named)."""
+        ids = dict(self.config.slack_users)
+        token = (self._env.get(self.config.slack_token_setting or "") or "").strip()
+        for owner in notice.owners:
+            keys = owner_keys(owner)
+            if owner.kind != "user" or any(k in ids for k in keys) or not token:
+                continue
+            for mail in dict.fromkeys(k for k in keys if "@" in k):
+                uid = await self._lookup_slack(mail, token)
+                if uid:
+                    ids[mail] = uid
+                    break
+        return ids
+
+    async def _lookup_slack(self, mail: str, token: str) -> str:
+        if mail in self._slack_lookups:
+            return self._slack_lookups[mail]
+        uid = ""
+        try:
+            resp = await self._client.get(
+                f"{self._slack_api}/users.lookupByEmail",
+                params={"email": mail},
+                headers={"Authorization": f"Bearer {token}", "User-Agent": "wifguard-notify"},
+                timeout=self.config.timeout_seconds,
+            )
+            body = resp.json() if resp.status_code == 200 else {}
+            if body.get("ok"):
+                uid = str((body.get("user") or {}).get("id") or "")
+            else:
+                log.info("notify: no Slack user for an owner (%s)", clean(str(body.get("error", resp.status_code)), 60))
+        except (httpx.HTTPError, ValueError) as e:
+            log.warning("notify: Slack user lookup failed: %s", _redact(type(e).__name__, token))
+            return ""  # not cached: the next message tries again
+        self._slack_lookups[mail] = uid
+        return uid
 
     def _publisher(self, ep: Endpoint) -> EventGridPublisherClient:
         pub = self._publishers.get(ep.name)
