@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 from notify_helpers import (
     APP_OBJECT_ID,
     UAMI_ID,
+    card_facts,
     card_urls,
     make_finding,
     make_notice,
-    card_facts,
     rendered_texts,
     run_lines,
     run_texts,
