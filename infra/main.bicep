@@ -49,8 +49,8 @@ param managementGroups string = ''
 @description('Create the Event Grid subscriptions to the resource_events function. Must be false until the code is deployed once (the postdeploy hook sets it).')
 param eventSubscriptionsEnabled bool = false
 
-@description('Resource group created in every monitored subscription for its Event Grid system topic.')
-param eventsResourceGroupName string = 'rg-wifguard-events'
+@description('Resource group created in every monitored subscription for its Event Grid system topic; empty: rg-<environmentName>-events (one per environment, so two environments never share it).')
+param eventsResourceGroupName string = ''
 
 @minValue(40)
 @maxValue(1000)
@@ -58,13 +58,14 @@ param eventsResourceGroupName string = 'rg-wifguard-events'
 param maximumInstanceCount int = 100
 
 @allowed([
+  ''
   'Standard_LRS'
   'Standard_ZRS'
   'Standard_GRS'
   'Standard_GZRS'
 ])
-@description('Replication of the storage account (findings, quarantine backups, host storage).')
-param storageSkuName string = 'Standard_ZRS'
+@description('Replication of the storage account (findings, quarantine backups, host storage). Empty: Standard_ZRS where the region has availability zones, Standard_LRS elsewhere (ZRS cannot be created there).')
+param storageSkuName string = ''
 
 @allowed([
   2048
@@ -87,33 +88,36 @@ param configPath string = ''
 param extraResponderIds string = ''
 
 @allowed([
-  'Enabled'
-  'Disabled'
+  'default'
+  'recover'
 ])
-@description('Public network access of the Key Vault. Disabled needs a private endpoint and VNet integration, which this template does not create.')
-param keyVaultPublicNetworkAccess string = 'Enabled'
+@description('`recover` re-creates the Key Vault from its soft-deleted state (after `azd down` of the same environment: purge protection keeps the name taken for the retention period). Set by the preprovision hook (infra/scripts/preprovision.sh); never needed by hand.')
+param keyVaultCreateMode string = 'default'
 
-@description('Let the Entra diagnostic setting send with the Send-only SAS rule. Azure Monitor / Entra diagnostic settings stream to Event Hubs with the authorization rule (SAS), so local auth must stay enabled for audit logs to arrive; the app itself always uses Entra ID. Set false to disable SAS entirely (no audit-log streaming; sweeps still run).')
+@description('Keep SAS (local auth) enabled on the Event Hubs namespace for the Entra diagnostic setting, which streams only through a namespace authorization rule. The postprovision hook deletes the default RootManageSharedAccessKey, so the only key is the diagnostic setting\'s own rule; the app itself always uses Entra ID. Set false to disable SAS entirely (no audit-log streaming; sweeps still run).')
 param eventHubAllowSasForDiagnostics bool = true
 
 @secure()
 @description('Teams incoming-webhook / workflow URL; stored in Key Vault (empty: not created).')
-param teamsWebhookUrl string
+param teamsWebhookUrl string = ''
 
 @secure()
 @description('Slack incoming-webhook URL; stored in Key Vault (empty: not created).')
-param slackWebhookUrl string
+param slackWebhookUrl string = ''
 
 @secure()
 @description('Generic CloudEvents webhook URL; stored in Key Vault (empty: not created).')
-param webhookUrl string
+param webhookUrl string = ''
 
 @secure()
 @description('Access key of an Event Grid topic that receives findings; stored in Key Vault (empty: not created; the app then uses its Entra ID token).')
-param eventGridTopicKey string
+param eventGridTopicKey string = ''
 
 @description('Endpoint of the Event Grid topic that receives findings (not a secret; empty: none).')
 param eventGridTopicEndpoint string = ''
+
+@description('Resource id of that Event Grid topic (/subscriptions/.../providers/Microsoft.EventGrid/topics/<name>): the identity gets EventGrid Data Sender on it, so the app publishes with its Entra ID token and no topic key is needed. Empty: no role assignment (use eventGridTopicKey).')
+param eventGridTopicResourceId string = ''
 
 @description('Comma-separated names of notification secrets that already exist in the vault (set out of band with `az keyvault secret set`); their app settings are emitted too. Known names: wifguard-teams-webhook-url, wifguard-slack-webhook-url, wifguard-webhook-url, wifguard-eventgrid-topic-key.')
 param existingNotificationSecrets string = ''
@@ -126,6 +130,39 @@ var tags = {
 var monitoredSubscriptionIds = empty(trim(monitoredSubscriptions)) ? [subscription().subscriptionId] : split(replace(trim(monitoredSubscriptions), ' ', ''), ',')
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var rgName = empty(resourceGroupName) ? 'rg-${environmentName}' : resourceGroupName
+// Everything outside the app's resource group is named after the environment too, so that two
+// environments on one subscription (or tenant) never overwrite each other.
+var eventsRgName = empty(eventsResourceGroupName) ? 'rg-${environmentName}-events' : eventsResourceGroupName
+var diagnosticSettingName = 'wifguard-${environmentName}'
+// /subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.EventGrid/topics/<name> split on '/':
+// index 2 is the subscription, 4 the resource group. A placeholder when unset, because ARM
+// evaluates a module's scope even when its condition is false.
+var topicIdParts = split(empty(eventGridTopicResourceId) ? '/subscriptions/${subscription().subscriptionId}/resourceGroups/${rgName}/providers/Microsoft.EventGrid/topics/none' : eventGridTopicResourceId, '/')
+// Storage redundancy that the region can create: ZRS needs availability zones. Regions that offer
+// Flex Consumption but no zones get LRS (an explicit storageSkuName always wins).
+var regionsWithoutZones = [
+  'australiacentral2'
+  'australiasoutheast'
+  'brazilsoutheast'
+  'canadaeast'
+  'francesouth'
+  'germanynorth'
+  'japanwest'
+  'jioindiacentral'
+  'jioindiawest'
+  'koreasouth'
+  'northcentralus'
+  'norwaywest'
+  'southafricawest'
+  'southindia'
+  'switzerlandwest'
+  'uaecentral'
+  'ukwest'
+  'westcentralus'
+  'westindia'
+  'westus'
+]
+var effectiveStorageSku = !empty(storageSkuName) ? storageSkuName : (contains(regionsWithoutZones, toLower(replace(location, ' ', ''))) ? 'Standard_LRS' : 'Standard_ZRS')
 var functionAppName = 'func-wifguard-${resourceToken}'
 var eventHubName = 'entra-audit-logs'
 var sweepQueueName = 'wifguard-sweep'
@@ -139,7 +176,7 @@ resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
 }
 
 module identity 'modules/identity.bicep' = {
-  name: 'wifguard-identity'
+  name: 'wifguard-identity-${resourceToken}'
   scope: rg
   params: {
     name: 'id-wifguard-${resourceToken}'
@@ -149,7 +186,7 @@ module identity 'modules/identity.bicep' = {
 }
 
 module monitoring 'modules/monitoring.bicep' = {
-  name: 'wifguard-monitoring'
+  name: 'wifguard-monitoring-${resourceToken}'
   scope: rg
   params: {
     location: location
@@ -161,7 +198,7 @@ module monitoring 'modules/monitoring.bicep' = {
 }
 
 module storage 'modules/storage.bicep' = {
-  name: 'wifguard-storage'
+  name: 'wifguard-storage-${resourceToken}'
   scope: rg
   params: {
     name: 'stwifguard${take(resourceToken, 12)}'
@@ -172,12 +209,12 @@ module storage 'modules/storage.bicep' = {
     deadLetterContainerName: deadLetterContainerName
     sweepQueueName: sweepQueueName
     tablePrefix: 'wifguard'
-    skuName: storageSkuName
+    skuName: effectiveStorageSku
   }
 }
 
 module eventHub 'modules/eventhub.bicep' = {
-  name: 'wifguard-eventhub'
+  name: 'wifguard-eventhub-${resourceToken}'
   scope: rg
   params: {
     namespaceName: 'evhns-wifguard-${resourceToken}'
@@ -190,14 +227,14 @@ module eventHub 'modules/eventhub.bicep' = {
 }
 
 module keyVault 'modules/keyvault.bicep' = {
-  name: 'wifguard-keyvault'
+  name: 'wifguard-keyvault-${resourceToken}'
   scope: rg
   params: {
     name: 'kv-wifg-${take(resourceToken, 13)}'
     location: location
     tags: tags
     principalId: identity.outputs.principalId
-    publicNetworkAccess: keyVaultPublicNetworkAccess
+    createMode: keyVaultCreateMode
     teamsWebhookUrl: teamsWebhookUrl
     slackWebhookUrl: slackWebhookUrl
     webhookUrl: webhookUrl
@@ -213,7 +250,7 @@ module keyVault 'modules/keyvault.bicep' = {
 }
 
 module functionApp 'modules/function-app.bicep' = {
-  name: 'wifguard-function-app'
+  name: 'wifguard-function-app-${resourceToken}'
   scope: rg
   params: {
     name: functionAppName
@@ -245,23 +282,39 @@ module functionApp 'modules/function-app.bicep' = {
   }
 }
 
+// The Graph application permissions of the mode. They are granted by the postprovision hook
+// (infra/scripts/grant-graph-permissions.sh), not by the Graph Bicep extension: its
+// appRoleAssignedTo fails on a brand-new managed identity that Entra has not replicated yet
+// (msgraph-bicep-types #193) and conflicts when re-deployed (#161); the hook retries the first and
+// checks before granting, so every re-run is a no-op.
 module graphPermissions 'modules/graph-permissions.bicep' = {
-  name: 'wifguard-graph-permissions'
+  name: 'wifguard-graph-permissions-${resourceToken}'
   scope: rg
   params: {
     mode: mode
+  }
+}
+
+// Publishing findings to an Event Grid topic with the identity's token needs EventGrid Data Sender.
+module eventGridSender 'modules/eventgrid-sender.bicep' = if (mode != 'observe' && !empty(eventGridTopicResourceId)) {
+  name: 'wifguard-eventgrid-sender-${take(resourceToken, 8)}'
+  scope: resourceGroup(topicIdParts[2], topicIdParts[4])
+  params: {
+    topicName: last(topicIdParts)
     principalId: identity.outputs.principalId
   }
 }
 
 module subscriptionEvents 'modules/subscription-events.bicep' = [
   for (subscriptionId, i) in monitoredSubscriptionIds: {
-    name: 'wifguard-subscription-${i}-${take(uniqueString(subscriptionId), 6)}'
+    // Subscription-scope deployment names are shared by every environment: include the token.
+    name: 'wifguard-${take(resourceToken, 8)}-sub-${i}-${take(uniqueString(subscriptionId), 6)}'
     scope: subscription(subscriptionId)
     params: {
       location: location
       tags: tags
-      resourceGroupName: eventsResourceGroupName
+      environmentName: environmentName
+      resourceGroupName: eventsRgName
       principalId: identity.outputs.principalId
       mode: mode
       functionAppId: functionApp.outputs.id
@@ -291,4 +344,9 @@ output WIFGUARD_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 output WIFGUARD_EVENTHUB_NAMESPACE string = eventHub.outputs.namespaceName
 output WIFGUARD_EVENTHUB_RESOURCE_GROUP string = rg.name
 output WIFGUARD_DIAGNOSTICS_AUTH_RULE_ID string = eventHub.outputs.diagnosticsRuleId
+output WIFGUARD_DIAGNOSTIC_SETTING_NAME string = diagnosticSettingName
+output WIFGUARD_EVENTHUB_NAME string = eventHub.outputs.eventHubName
+output WIFGUARD_GRAPH_PERMISSIONS string = join(graphPermissions.outputs.permissions, ',')
+output WIFGUARD_GRAPH_APP_ROLE_IDS string = join(graphPermissions.outputs.appRoleIds, ',')
+output WIFGUARD_STORAGE_SKU_EFFECTIVE string = effectiveStorageSku
 output WIFGUARD_EVENT_SUBSCRIPTIONS_CREATED bool = eventSubscriptionsEnabled

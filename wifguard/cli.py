@@ -16,14 +16,53 @@ app = typer.Typer(
     name="wifguard",
     help="Compliance responder for Microsoft Entra workload identity federation.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
+class _Run:
+    """Options of the whole invocation (set by the root callback)."""
+
+    debug = False
+    quiet = False
+    verbose = False
+    no_color = False
+    progress = False
+
+
+RUN = _Run()
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        from wifguard import __version__
+
+        try:
+            v = version("wifguard")
+        except PackageNotFoundError:  # a checkout that was never installed
+            v = __version__
+        typer.echo(f"wifguard {v}")
+        raise typer.Exit(0)
+
+
 @app.callback()
-def _root() -> None:
-    """Compliance responder for Microsoft Entra workload identity federation."""
+def _root(
+    version: Annotated[bool, typer.Option("--version", "-V", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logging.")] = False,
+) -> None:
+    """Compliance responder for Microsoft Entra workload identity federation.
+
+    Exit codes: 0 clean, 1 findings at or above --fail-on, 2 unusable input or a failure."""
+    RUN.debug = debug
+    if debug:
+        import logging
+
+        logging.basicConfig(level=logging.DEBUG)
 
 
 def console(output: Path | None = None) -> Any:
@@ -594,12 +633,13 @@ def report(
 
 @app.command()
 def demo(
-    keep: Annotated[Path | None, typer.Option(help="Write the demo's outputs (cards, JSON) here.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "--keep", help="Folder for the demo's outputs (cards, SARIF, "
+                                             "report); default ./demo-out.")] = None,
 ) -> None:
     """Run the local demo: Azurite + the shipped demo tenant, sweep, replays, quarantine and restore."""
     from wifguard.demo import run_demo
 
-    raise typer.Exit(run_demo(keep))
+    raise typer.Exit(run_demo(out))
 
 
 def main() -> None:

@@ -17,8 +17,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from wifguard.model import Finding, Severity
+from wifguard.package_data import rules_dir
 
-RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
+RULES_DIR = rules_dir()
 DEFAULT_CONFIG_PATH = RULES_DIR / "config.default.yaml"
 EXTENDING_LISTS = ("allowed_issuers", "allowed_audiences", "privileged_roles")
 
@@ -207,6 +208,10 @@ def load_config(path: str | Path | None = None, *, overrides: Mapping[str, Any] 
         cfg = Config.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_format_errors(source, exc)) from None
+    if path is not None and cfg.rule_paths:
+        # Relative rule paths are relative to the config file, not to wherever the command runs.
+        base = Path(path).parent
+        cfg = cfg.model_copy(update={"rule_paths": tuple(str(base / p) for p in cfg.rule_paths)})
     from wifguard.issuers import compile_pattern
     from wifguard.notify.config import NotifyConfig, NotifyConfigError
 

@@ -21,12 +21,12 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-DATA = Path(__file__).resolve().parent / "data"
-ROOT = Path(__file__).resolve().parent.parent
-SEED = DATA / "demo-tenant.json"
-CONFIG = DATA / "demo-config.yaml"
-AUDIT = DATA / "demo-audit-logs.json"
-EVENTS = DATA / "demo-event-grid.json"
+from wifguard.package_data import data_file, examples_dir
+
+SEED = data_file("demo-tenant.json")
+CONFIG = data_file("demo-config.yaml")
+AUDIT = data_file("demo-audit-logs.json")
+EVENTS = data_file("demo-event-grid.json")
 
 
 def _step(c: Console, n: int, text: str) -> None:
@@ -195,7 +195,7 @@ async def _run(c: Console, out: Path) -> None:
     from wifguard.engine import Engine
 
     engine = Engine(load_config(CONFIG))
-    ev = evaluate_paths(engine, [ROOT / "examples" / "credentials"])
+    ev = evaluate_paths(engine, [examples_dir()])
     findings = [f for f, _ in ev.located]
     c.print(render_table(findings, title="wifguard evaluate examples/credentials"))
     sarif = build_sarif(ev.located, engine.all_rules, {r.id: engine.severity_of(r) for r in engine.all_rules})
@@ -205,12 +205,12 @@ async def _run(c: Console, out: Path) -> None:
     c.rule(f"[bold green]demo finished in {time.perf_counter() - t0:.1f} s; Azurite and the simulator are stopped")
 
 
-def run_demo(keep: Path | None = None) -> int:
+def run_demo(out_dir: Path | None = None) -> int:
     import logging
 
     logging.basicConfig(level=logging.ERROR)  # the demo narrates; library warnings would drown it
     c = Console() if Console().is_terminal else Console(width=170)
-    out = Path(keep) if keep else ROOT / "demo-out"
+    out = Path(out_dir) if out_dir else Path.cwd() / "demo-out"  # never inside the installed package
     out.mkdir(parents=True, exist_ok=True)
     os.environ.pop("WIFGUARD_STORAGE", None)
     asyncio.run(_run(c, out))

@@ -18,7 +18,7 @@ TABLE_PREFIX = "WIFGUARD_TABLE_PREFIX"
 CONFIG = "WIFGUARD_CONFIG"  # path of the YAML config (merged over rules/config.default.yaml)
 TENANT_ID = "WIFGUARD_TENANT_ID"
 SUBSCRIPTIONS = "WIFGUARD_SUBSCRIPTIONS"  # comma-separated; empty: every subscription the app can read
-MANAGEMENT_GROUPS = "WIFGUARD_MANAGEMENT_GROUPS"  # comma-separated, besides the tenant root group
+MANAGEMENT_GROUPS = "WIFGUARD_MANAGEMENT_GROUPS"  # comma-separated; read only these (the tenant id = root group)
 QUARANTINE_MODE = "WIFGUARD_QUARANTINE_MODE"  # off | dry-run | enforce (overrides the config file)
 RESPONDER_IDS = "WIFGUARD_RESPONDER_IDS"  # the responder's own app/identity ids: never quarantined
 CLIENT_ID = "AZURE_CLIENT_ID"  # client id of the app's user-assigned managed identity

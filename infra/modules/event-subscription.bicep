@@ -5,7 +5,8 @@
 // (Event Grid's managed-identity delivery covers Service Bus, Event Hubs and Storage only);
 // dead-lettering uses the topic's system-assigned identity.
 param systemTopicName string
-param name string = 'wifguard-resource-events'
+@description('wifguard-<environmentName> (subscription-events.bicep): unique per environment, so two environments can subscribe to one topic.')
+param name string
 @description('Resource id of the function: <functionAppId>/functions/resource_events.')
 param functionResourceId string
 param deadLetterStorageAccountId string

@@ -1,6 +1,7 @@
 // The Event Grid system topic of the subscription this resource group is in. Azure allows one
 // system topic per source: if the subscription already has one, reuse it instead (see README).
-param name string = 'wifguard-subscription-events'
+@description('wifguard-<environmentName> (subscription-events.bicep).')
+param name string
 param tags object = {}
 
 resource topic 'Microsoft.EventGrid/systemTopics@2025-02-15' = {

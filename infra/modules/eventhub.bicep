@@ -1,10 +1,11 @@
 // Event Hub that receives the Entra audit logs from the tenant diagnostic setting.
 // The app reads with its managed identity (Azure Event Hubs Data Receiver on the hub only).
-// The Entra diagnostic setting cannot use Entra ID: it sends with a shared access (SAS)
-// authorization rule. That rule is namespace-level (what Entra diagnostic settings select) and
-// has `Send` only: with an explicit event hub name, Send is all the streaming needs (Manage is
-// only needed when no hub is named and Azure Monitor creates one hub per category), and Listen is
-// never needed because the app reads with Entra ID. Nothing can read the stream with that key.
+// The Entra diagnostic setting cannot use Entra ID: it streams through a namespace-level shared
+// access (SAS) authorization rule, and Azure Monitor documents Manage, Send and Listen as the
+// rights that rule needs for streaming to Event Hubs. That rule is the only key meant to exist:
+// the postprovision hook (infra/scripts/postprovision.sh) deletes the namespace's default
+// RootManageSharedAccessKey, and no event-hub-level rule is created. Set allowSasForDiagnostics
+// false to disable local auth entirely when audit logs are not streamed.
 param namespaceName string
 param eventHubName string = 'entra-audit-logs'
 param consumerGroupName string = 'wifguard'
@@ -12,7 +13,7 @@ param location string
 param tags object = {}
 @description('Principal (object) id of the app identity.')
 param principalId string
-@description('Keep SAS (local auth) enabled so the Entra diagnostic setting can send with the Send-only rule.')
+@description('Keep SAS (local auth) enabled so the Entra diagnostic setting can stream with its authorization rule.')
 param allowSasForDiagnostics bool = true
 @minValue(1)
 @maxValue(32)
@@ -57,13 +58,16 @@ resource consumerGroup 'Microsoft.EventHub/namespaces/eventhubs/consumergroups@2
   }
 }
 
-// Used only by infra/tenant/diagnostic-setting.bicep (microsoft.aadiam/diagnosticSettings).
-resource diagnosticsSendRule 'Microsoft.EventHub/namespaces/authorizationRules@2024-01-01' = {
+// Used only by the tenant step (microsoft.aadiam/diagnosticSettings): the rights Azure Monitor
+// documents for streaming to Event Hubs.
+resource diagnosticsRule 'Microsoft.EventHub/namespaces/authorizationRules@2024-01-01' = {
   parent: namespace
-  name: 'entra-diagnostics-send'
+  name: 'entra-diagnostics'
   properties: {
     rights: [
+      'Manage'
       'Send'
+      'Listen'
     ]
   }
 }
@@ -84,4 +88,4 @@ output eventHubName string = hub.name
 output consumerGroupName string = consumerGroup.name
 // serviceBusEndpoint is https://<name>.servicebus.windows.net:443/ (cloud-specific suffix).
 output fullyQualifiedNamespace string = replace(replace(namespace.properties.serviceBusEndpoint, 'https://', ''), ':443/', '')
-output diagnosticsRuleId string = diagnosticsSendRule.id
+output diagnosticsRuleId string = diagnosticsRule.id

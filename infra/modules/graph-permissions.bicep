@@ -1,30 +1,27 @@
-// Microsoft Graph application permissions (app roles) of the app identity's service principal,
-// granted with the Microsoft Graph Bicep extension (bicepconfig.json: microsoftGraphV1).
-// The deploying principal needs to be allowed to grant app roles: Privileged Role Administrator
-// (or Global Administrator), i.e. AppRoleAssignment.ReadWrite.All + Application.Read.All.
+// Microsoft Graph application permissions (app roles) of the app identity, by mode. This module
+// only *computes* them (no resources): the postprovision hook infra/scripts/grant-graph-permissions.sh
+// grants exactly these app role ids to the identity's service principal. The Graph Bicep
+// extension is not used for the grant: Microsoft.Graph/appRoleAssignedTo fails on a managed
+// identity created in the same deployment until Entra has replicated it ("Not a valid reference
+// update", msgraph-bicep-types #193), and fails again when re-deployed (#161). The hook retries the
+// first and checks the existing assignments before granting, so re-runs change nothing.
 //
-//   observe  Application.Read.All                      read apps, their FICs and owners (ids)
+// The list per mode is the permission manifest's (wifguard/data/permissions.yaml); a test checks
+// that the two agree exactly. Least privilege:
+//   observe  Application.Read.All                      apps, their FICs and owners, service principals
 //   notify   Application.Read.All, User.ReadBasic.All  + owners' names / mail for the notices
 //   enforce  Application.ReadWrite.All, User.ReadBasic.All
 //            deleting (quarantine) and recreating (restore) a FIC on an arbitrary app needs
 //            Application.ReadWrite.All: Application.ReadWrite.OwnedBy only reaches apps the
 //            identity owns, which is exactly not the apps wifguard has to act on.
-//
 // Audit logs arrive through Event Hub, so AuditLog.Read.All is not needed.
-// Downgrading the mode does not revoke a grant (deployments are incremental): remove the
-// assignment by hand (see infra/README.md).
-extension microsoftGraphV1
-
 @allowed([
   'observe'
   'notify'
   'enforce'
 ])
 param mode string
-@description('Object id of the app identity\'s service principal (the UAMI principalId).')
-param principalId string
 
-var graphAppId = '00000003-0000-0000-c000-000000000000'
 // Microsoft Graph application-permission (app role) ids: the same in every tenant.
 var appRoleIds = {
   'Application.Read.All': '9a5d68dd-52b0-4cc2-bd40-abcf44ac3a30'
@@ -46,16 +43,5 @@ var permissionsByMode = {
 }
 var permissions = permissionsByMode[mode]
 
-resource graph 'Microsoft.Graph/servicePrincipals@v1.0' existing = {
-  appId: graphAppId
-}
-
-resource grants 'Microsoft.Graph/appRoleAssignedTo@v1.0' = [
-  for permission in permissions: {
-    principalId: principalId
-    resourceId: graph.id
-    appRoleId: appRoleIds[permission]
-  }
-]
-
 output permissions array = permissions
+output appRoleIds array = [for permission in permissions: appRoleIds[permission]]

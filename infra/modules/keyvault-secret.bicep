@@ -2,7 +2,7 @@
 param vaultName string
 param name string
 @secure()
-param value string
+param value string = ''
 param contentType string = 'text/plain'
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {

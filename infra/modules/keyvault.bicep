@@ -9,18 +9,19 @@ param tags object = {}
 @description('Principal (object) id of the app identity.')
 param principalId string
 @allowed([
-  'Enabled'
-  'Disabled'
+  'default'
+  'recover'
 ])
-param publicNetworkAccess string = 'Enabled'
+@description('recover: bring back the soft-deleted vault of the same name (re-deploying an environment after `azd down`; purge protection keeps the name for the retention period).')
+param createMode string = 'default'
 @secure()
-param teamsWebhookUrl string
+param teamsWebhookUrl string = ''
 @secure()
-param slackWebhookUrl string
+param slackWebhookUrl string = ''
 @secure()
-param webhookUrl string
+param webhookUrl string = ''
 @secure()
-param eventGridTopicKey string
+param eventGridTopicKey string = ''
 @description('Comma-separated secret names that already exist in the vault (set out of band); their URIs are returned too.')
 param existingSecrets string = ''
 @description('Which secret values were given, by app setting name (computed by the caller, so no output depends on a secure parameter).')
@@ -45,8 +46,8 @@ var secretNames = {
 }
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
-  // checkov:skip=CKV_AZURE_109:App Service resolves Key Vault references from its shared outbound addresses, which a Key Vault firewall cannot allow without VNet integration; access needs the app identity's Key Vault Secrets User role (RBAC only). Set keyVaultPublicNetworkAccess=Disabled with private networking.
-  // checkov:skip=CKV_AZURE_189:Same as CKV_AZURE_109: public network access is a parameter (keyVaultPublicNetworkAccess), Enabled by default because this deployment has no private endpoints.
+  // checkov:skip=CKV_AZURE_109:A Flex Consumption app without VNet integration resolves Key Vault references over the vault's public endpoint from shared outbound addresses, which a vault firewall cannot allow; access is RBAC only (the app identity is the only Key Vault Secrets User).
+  // checkov:skip=CKV_AZURE_189:Same as CKV_AZURE_109: disabling public access stops the Key Vault references of a Flex Consumption app without VNet integration from resolving (this deployment creates no VNet).
   name: name
   location: location
   tags: tags
@@ -56,6 +57,7 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
       family: 'A'
       name: 'standard'
     }
+    createMode: createMode
     enableRbacAuthorization: true
     enableSoftDelete: true
     softDeleteRetentionInDays: softDeleteRetentionInDays
@@ -63,10 +65,12 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
     enabledForDeployment: false
     enabledForDiskEncryption: false
     enabledForTemplateDeployment: false
-    publicNetworkAccess: publicNetworkAccess
+    // Flex Consumption resolves Key Vault references over the public endpoint unless the app has
+    // VNet integration and the vault a private endpoint (neither is created here).
+    publicNetworkAccess: 'Enabled'
     networkAcls: {
       bypass: 'AzureServices'
-      defaultAction: publicNetworkAccess == 'Enabled' ? 'Allow' : 'Deny'
+      defaultAction: 'Allow'
     }
   }
 }

@@ -18,7 +18,7 @@ param tablePrefix string = 'wifguard'
   'Standard_GRS'
   'Standard_GZRS'
 ])
-param skuName string = 'Standard_ZRS'
+param skuName string
 
 var roles = {
   blobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
@@ -30,7 +30,7 @@ resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   // checkov:skip=CKV_AZURE_35:Flex Consumption without VNet integration reaches its storage over the public endpoint, and Event Grid dead-letters into it; every request needs an Entra ID token (allowSharedKeyAccess false, no SAS possible).
   // checkov:skip=CKV_AZURE_59:Same as CKV_AZURE_35: a private-only account needs VNet integration and private endpoints, which this deployment does not create.
   // checkov:skip=CKV_AZURE_43:The name is computed in main.bicep ('stwifguard' + 12 characters of uniqueString: 22 lowercase alphanumerics); checkov resolves it across modules nondeterministically (sometimes the raw interpolation, which fails its regex).
-  // checkov:skip=CKV_AZURE_206:Zone-redundant (Standard_ZRS) by default because geo-redundant SKUs are not offered in every region; set skuName to Standard_GZRS or Standard_GRS where available to geo-replicate the findings and quarantine backups.
+  // checkov:skip=CKV_AZURE_206:Zone-redundant (Standard_ZRS) where the region has availability zones and LRS elsewhere (main.bicep picks what the region can create); set storageSkuName to Standard_GZRS or Standard_GRS to geo-replicate the findings and quarantine backups.
   name: name
   location: location
   tags: tags

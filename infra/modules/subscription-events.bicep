@@ -11,8 +11,11 @@ targetScope = 'subscription'
 
 param location string
 param tags object = {}
-@description('Resource group (created here) that holds the subscription\'s system topic.')
-param resourceGroupName string = 'rg-wifguard-events'
+@minLength(1)
+@description('Name of the azd environment: every name this module creates outside its own resource group carries it, so two environments on one subscription never overwrite each other.')
+param environmentName string
+@description('Resource group (created here) that holds the subscription\'s system topic (main.bicep: rg-<environmentName>-events).')
+param resourceGroupName string
 @description('Principal (object) id of the app identity.')
 param principalId string
 @allowed([
@@ -38,6 +41,7 @@ param eventTimeToLiveInMinutes int = 1440
 
 var readerRole = 'acdd72a7-3385-48ef-bd42-f606fba81ae7'
 var enforce = mode == 'enforce'
+var token = take(uniqueString(subscription().id, environmentName), 8)
 
 resource eventsGroup 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: resourceGroupName
@@ -58,9 +62,10 @@ resource reader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
 // Narrower than any built-in role (Managed Identity Contributor can also create and delete
 // identities): only the federated credentials of user-assigned identities.
 resource ficResponderRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = if (enforce) {
-  name: guid(subscription().id, 'wifguard-federated-credential-responder')
+  name: guid(subscription().id, environmentName, 'wifguard-federated-credential-responder')
   properties: {
-    roleName: 'wifguard federated credential responder (${subscription().subscriptionId})'
+    // Role names are unique per tenant: one definition per environment and subscription.
+    roleName: 'wifguard federated credential responder (${environmentName}, ${subscription().subscriptionId})'
     description: 'Read, remove (quarantine) and recreate (restore) federated identity credentials of user-assigned managed identities.'
     type: 'CustomRole'
     permissions: [
@@ -82,7 +87,7 @@ resource ficResponderRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' =
 }
 
 resource ficResponder 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (enforce) {
-  name: guid(subscription().id, principalId, 'wifguard-federated-credential-responder')
+  name: guid(subscription().id, principalId, environmentName, 'wifguard-federated-credential-responder')
   properties: {
     roleDefinitionId: ficResponderRole.id
     principalId: principalId
@@ -92,16 +97,17 @@ resource ficResponder 'Microsoft.Authorization/roleAssignments@2022-04-01' = if 
 }
 
 module topic 'event-topic.bicep' = {
-  name: 'wifguard-event-topic'
+  name: 'wifguard-event-topic-${token}'
   scope: eventsGroup
   params: {
+    name: 'wifguard-${environmentName}'
     tags: tags
   }
 }
 
 // The topic's system identity may write dead letters into one container of the app's account.
 module deadLetterAccess 'deadletter-access.bicep' = {
-  name: 'wifguard-deadletter-${take(uniqueString(subscription().id), 8)}'
+  name: 'wifguard-deadletter-${token}'
   scope: resourceGroup(deadLetterSubscriptionId, deadLetterResourceGroupName)
   params: {
     storageAccountName: deadLetterStorageAccountName
@@ -111,9 +117,10 @@ module deadLetterAccess 'deadletter-access.bicep' = {
 }
 
 module eventSubscription 'event-subscription.bicep' = if (createEventSubscription) {
-  name: 'wifguard-event-subscription'
+  name: 'wifguard-event-subscription-${token}'
   scope: eventsGroup
   params: {
+    name: 'wifguard-${environmentName}'
     systemTopicName: topic.outputs.name
     functionResourceId: '${functionAppId}/functions/resource_events'
     deadLetterStorageAccountId: deadLetterAccess.outputs.storageAccountId

@@ -12,12 +12,11 @@ fi
 
 cat <<MSG
 
-wifguard: one tenant-level step is left (once per tenant; Security Administrator or Global
-Administrator in Entra ID). Stream the Entra audit logs to the Event Hub:
+wifguard: one tenant-level step is left (once per environment; Security Administrator or Global
+Administrator in Entra ID, plus listKeys on the Event Hub authorization rule). Stream the Entra
+audit logs to the Event Hub:
 
-  az deployment tenant create --location ${AZURE_LOCATION:-<region>} \\
-    --template-file infra/tenant/diagnostic-setting.bicep \\
-    --parameters authorizationRuleId=${WIFGUARD_DIAGNOSTICS_AUTH_RULE_ID:-<WIFGUARD_DIAGNOSTICS_AUTH_RULE_ID>} \\
-                 eventHubName=entra-audit-logs
+  sh infra/scripts/tenant-diagnostic-setting.sh
 
+Then verify the deployment: see "First deployment checklist" in README.md.
 MSG

@@ -114,9 +114,14 @@ class Inventory:
         return self._subscriptions
 
     def management_group_scopes(self) -> list[str]:
-        ids = list(self.conn.management_groups)
-        if self.conn.tenant_id and self.conn.tenant_id not in ids:
-            ids.insert(0, self.conn.tenant_id)  # the tenant root management group
+        """Only the management groups the deployment was told it may read.
+
+        Reader on a management group (the tenant root group included, whose name is the tenant
+        id) is an optional, separate grant: reading one that was not granted would fail on every
+        run. Assignments made at the tenant root (and every management group above a monitored
+        subscription) are inherited, so the subscription listings already return them.
+        """
+        ids = list(dict.fromkeys(self.conn.management_groups))
         return [f"/providers/Microsoft.Management/managementGroups/{m}" for m in ids]
 
     async def _mg_assignments(self, errors: list[str], principal_id: str | None = None) -> list[RoleAssignment]:
