@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from wifguard.inventory.connection import Connection
 from wifguard.inventory.graph import HttpStats, backoff
+from wifguard.inventory.permissions import PermissionDenied
 
 T = TypeVar("T")
 ROLE_API = "2022-04-01"
@@ -197,13 +198,32 @@ class ArmClient:
     async def call(self, fn: Callable[[], Awaitable[T]], subscription_id: str | None = None) -> T:
         """Run one SDK call with our own retry for what azure-core's policy does not retry
         (a truncated body fails to decode after a 200)."""
-        from azure.core.exceptions import DecodeError, ResourceNotFoundError, ServiceResponseError
+        from azure.core.exceptions import (
+            DecodeError,
+            HttpResponseError,
+            ResourceNotFoundError,
+            ServiceResponseError,
+        )
 
         for attempt in range(self.conn.max_attempts):
             try:
                 async with self._sem:
                     return await fn()
             except ResourceNotFoundError:
+                raise
+            except HttpResponseError as exc:
+                if exc.status_code == 403:
+                    # A missing role, never "nothing there": name it and stop.
+                    request = getattr(exc.response, "request", None)
+                    raise PermissionDenied("arm", getattr(request, "method", "GET"), str(getattr(request, "url", "")),
+                                           str(getattr(exc.error, "code", "") or exc.reason or "")) from exc
+                if isinstance(exc, DecodeError):
+                    self.stats.faults += 1
+                    if attempt + 1 >= self.conn.max_attempts:
+                        raise
+                    self.stats.retries += 1
+                    await asyncio.sleep(backoff(attempt, None))
+                    continue
                 raise
             except (DecodeError, ServiceResponseError):
                 self.stats.faults += 1
@@ -235,6 +255,8 @@ class ArmClient:
                 from azure.core.exceptions import ResourceNotFoundError
 
                 raise ResourceNotFoundError(f"{url}: not found")
+            if resp.status_code == 403:
+                raise PermissionDenied("arm", "GET", url, resp.text()[:300])
             if resp.status_code >= 400:
                 raise ArmError(resp.status_code, f"ARM {resp.status_code} for {url}: {resp.text()[:300]}")
             data: dict[str, Any] = resp.json()

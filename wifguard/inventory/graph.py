@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wifguard.inventory.connection import GRAPH_SCOPE, Connection
+from wifguard.inventory.permissions import PermissionDenied
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 BATCH_LIMIT = 20
@@ -68,13 +69,25 @@ def _loads(raw: bytes) -> Any:
         return None
 
 
-def _error_of(status: int, body: Any, url: str) -> GraphError:
+def _error_of(status: int, body: Any, url: str, method: str = "GET") -> Exception:
     code, message = "unknown", ""
     if isinstance(body, Mapping) and isinstance(body.get("error"), Mapping):
         code = str(body["error"].get("code", code))
         message = str(body["error"].get("message", ""))
+    if status == 403:
+        # A missing permission, never "nothing there": the caller must not go on with a partial view.
+        return PermissionDenied("graph", method, url, f"{code}: {message}".strip(": "))
     cls = NotFound if status == 404 else GraphError
     return cls(status, code, message, url)
+
+
+def raise_for_denied(item: Mapping[str, Any], method: str, url: str) -> None:
+    """A ``$batch`` sub-response that is a 403 becomes :class:`PermissionDenied`."""
+    if item.get("status") == 403:
+        body = item.get("body")
+        err = body.get("error") if isinstance(body, Mapping) else None
+        detail = f"{err.get('code', '')}: {err.get('message', '')}" if isinstance(err, Mapping) else ""
+        raise PermissionDenied("graph", method, url, detail)
 
 
 class GraphClient:
@@ -180,7 +193,7 @@ class GraphClient:
                 continue
             if status == 204 or not raw:
                 if status >= 400:
-                    raise _error_of(status, None, url)
+                    raise _error_of(status, None, url, method)
                 return None
             try:
                 data = json.loads(raw)
@@ -194,7 +207,7 @@ class GraphClient:
                 await asyncio.sleep(backoff(attempt, None))
                 continue
             if status >= 400:
-                raise _error_of(status, data, url)
+                raise _error_of(status, data, url, method)
             return data
         raise GraphError(0, "exhausted", "retries exhausted", url)  # pragma: no cover - loop returns
 

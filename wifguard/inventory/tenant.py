@@ -4,7 +4,10 @@ A sweep costs a handful of paged list calls, not one call per app: applications 
 their credentials (``$expand=federatedIdentityCredentials``) and, in a second listing, with
 their owners (``$expand=owners``, capped at 20 by Graph, so an app showing 20 is re-read in
 full). Role assignments are listed per subscription and per management group, and principals
-are resolved in bulk with ``directoryObjects/getByIds``.
+are resolved in bulk with ``/servicePrincipals?$filter=id in (...)`` inside ``$batch``.
+
+A 403 anywhere is :class:`PermissionDenied` and propagates: an identity is never evaluated from
+a partial view (an unreadable owner list or role listing would silently drop findings).
 """
 
 from __future__ import annotations
@@ -18,7 +21,15 @@ from typing import Any
 from wifguard.facts import TenantIndex
 from wifguard.inventory.arm import ArmClient, parse_uami_id
 from wifguard.inventory.connection import Connection
-from wifguard.inventory.graph import GraphClient, GraphError, HttpStats, NotFound, applications_url
+from wifguard.inventory.graph import (
+    GraphClient,
+    GraphError,
+    HttpStats,
+    NotFound,
+    applications_url,
+    raise_for_denied,
+)
+from wifguard.inventory.permissions import PermissionDenied
 from wifguard.model import (
     Credential,
     Identity,
@@ -34,6 +45,7 @@ from wifguard.roles import definition_from_arm
 Progress = Callable[[str, int, int], None]
 OWNER_SELECT = "id,displayName,userPrincipalName,mail"
 EXPANDED_OWNER_CAP = 20
+IN_FILTER_LIMIT = 15  # Graph's limit on the values of one `in` operator
 OWNER_TAGS = ("owner", "Owner", "owners", "wifguard-owner")
 
 
@@ -129,6 +141,8 @@ class Inventory:
         for scope in self.management_group_scopes():
             try:
                 out += _assignments(await self.arm.role_assignments(scope, principal_id=principal_id), errors)
+            except PermissionDenied:
+                raise  # a missing permission blocks: never evaluate from a partial view
             except Exception as exc:
                 errors.append(f"role assignments at {scope}: {_short(exc)}")
         return out
@@ -145,6 +159,8 @@ class Inventory:
                 for d in await self.arm.custom_role_definitions(scope):
                     rd = definition_from_arm(d)
                     self._definitions[rd.id] = rd
+            except PermissionDenied:
+                raise  # a missing permission blocks: never evaluate from a partial view
             except Exception as exc:
                 errors.append(f"role definitions at {scope}: {_short(exc)}")
         return self._definitions
@@ -161,6 +177,8 @@ class Inventory:
             {"id": "owners", "method": "GET", "url": f"{path}/owners?$select={OWNER_SELECT}&$top=999"},
         ])
         app = res["app"]
+        raise_for_denied(app, "GET", path)
+        raise_for_denied(res["owners"], "GET", f"{path}/owners")
         if app["status"] == 404:
             return None
         if app["status"] >= 400:
@@ -195,6 +213,8 @@ class Inventory:
         out: dict[str, TrustContext | None] = {}
         for n, oid in enumerate(ids):
             app = res.get(f"a{n}", {"status": 0})
+            raise_for_denied(app, "GET", f"/applications/{oid}")
+            raise_for_denied(res.get(f"o{n}", {}), "GET", f"/applications/{oid}/owners")
             if app["status"] == 404:
                 out[oid] = None
             elif app["status"] < 400 and app["status"]:
@@ -208,6 +228,7 @@ class Inventory:
         sps: dict[int, str | None] = {}
         for n in bodies:
             r = sp_res.get(f"s{n}", {"status": 0})
+            raise_for_denied(r, "GET", "/servicePrincipals")
             values = (r.get("body") or {}).get("value", []) if r["status"] < 400 else []
             sps[n] = values[0]["id"] if values else None
         by_principal: dict[str, list[RoleAssignment]] = {}
@@ -240,6 +261,8 @@ class Inventory:
             try:
                 return _assignments(await self.arm.role_assignments(f"/subscriptions/{s}", principal_id=principal_id),
                                     errors)
+            except PermissionDenied:
+                raise  # a missing permission blocks: never evaluate from a partial view
             except Exception as exc:
                 errors.append(f"role assignments in subscription {s}: {_short(exc)}")
                 return []
@@ -272,6 +295,8 @@ class Inventory:
             s, rg, _ = parse_uami_id(rid)
             try:
                 rg_tags = await self.arm.resource_group_tags(s, rg)
+            except PermissionDenied:
+                raise  # a missing permission blocks: never evaluate from a partial view
             except Exception as exc:
                 errors.append(f"tags of resource group {rg}: {_short(exc)}")
                 rg_tags = {}
@@ -383,7 +408,7 @@ class Inventory:
                     owners[app["id"].lower()] = tuple(Owner.from_graph(o) for o in raw)
                     if len(raw) >= EXPANDED_OWNER_CAP:
                         capped.append(app["id"])
-        except GraphError as exc:
+        except GraphError as exc:  # (PermissionDenied is no GraphError: it propagates)
             errors.append(f"owners could not be listed ({_short(exc)}); WIF504 is skipped")
             return {}
         for app_id in capped:  # $expand stops at 20: read the full list
@@ -394,17 +419,29 @@ class Inventory:
         return owners
 
     async def _resolve_principals(self, principal_ids: list[str], errors: list[str]) -> dict[str, str]:
-        """appId (lower) → service principal id, for the principals that hold role assignments."""
+        """appId (lower) → service principal id, for the principals that hold role assignments.
+
+        ``/servicePrincipals?$filter=id in (...)`` needs only Application.Read.All (what the app
+        is granted), where ``directoryObjects/getByIds`` needs Directory.Read.All. Graph takes
+        at most 15 values in an ``in``; the filters go 20 to a ``$batch`` envelope, and the
+        envelopes concurrently, so 1,000 principals cost 4 requests.
+        """
         out: dict[str, str] = {}
-        for i in range(0, len(principal_ids), 1000):
-            chunk = principal_ids[i:i + 1000]
-            try:
-                data = await self.graph.request("POST", "/directoryObjects/getByIds",
-                                                {"ids": chunk, "types": ["servicePrincipal"]}, low_priority=True)
-            except GraphError as exc:
-                errors.append(f"principals could not be resolved ({_short(exc)})")
+        reqs = []
+        for n, i in enumerate(range(0, len(principal_ids), IN_FILTER_LIMIT)):
+            chunk = ",".join(f"'{p}'" for p in principal_ids[i:i + IN_FILTER_LIMIT])
+            reqs.append({"id": f"p{n}", "method": "GET",
+                         "url": f"/servicePrincipals?$filter=id in ({chunk})&$select=id,appId&$top=999"})
+        if not reqs:
+            return out
+        res = await self.graph.batch(reqs, low_priority=True)
+        for req in reqs:
+            r = res.get(req["id"], {"status": 0})
+            raise_for_denied(r, "GET", "/servicePrincipals")
+            if not 0 < r["status"] < 400:
+                errors.append(f"principals could not be resolved (Graph {r['status']})")
                 continue
-            for sp in (data or {}).get("value", []):
+            for sp in (r.get("body") or {}).get("value", []):
                 if sp.get("appId"):
                     out[str(sp["appId"]).lower()] = sp["id"]
         return out
@@ -413,6 +450,8 @@ class Inventory:
                        ) -> tuple[list[tuple[dict[str, Any], list[dict[str, Any]], dict[str, str]]], list[RoleAssignment]]:
         try:
             subs = await self.subscription_ids()
+        except PermissionDenied:
+            raise  # a missing permission blocks: never evaluate from a partial view
         except Exception as exc:
             errors.append(f"subscriptions could not be listed: {_short(exc)}")
             subs = []
@@ -424,6 +463,8 @@ class Inventory:
             try:
                 identities, ras = await asyncio.gather(
                     self.arm.identities(s), self.arm.role_assignments(f"/subscriptions/{s}"))
+            except PermissionDenied:
+                raise  # a missing permission blocks: never evaluate from a partial view
             except Exception as exc:
                 errors.append(f"subscription {s} could not be read: {_short(exc)}")
                 return [], []
@@ -431,6 +472,8 @@ class Inventory:
             if any(not owners_from_tags(dict(u.get("tags") or {})) for u in identities):
                 try:
                     rg_tags = await self.arm.resource_groups(s)
+                except PermissionDenied:
+                    raise  # a missing permission blocks: never evaluate from a partial view
                 except Exception as exc:
                     errors.append(f"resource groups of subscription {s}: {_short(exc)}")
 
@@ -439,6 +482,8 @@ class Inventory:
                 rid = str(u["id"])
                 try:
                     fics = await self.arm.credentials(rid)
+                except PermissionDenied:
+                    raise  # a missing permission blocks: never evaluate from a partial view
                 except Exception as exc:
                     errors.append(f"credentials of {rid}: {_short(exc)}")
                     fics = []

@@ -70,7 +70,17 @@ class ArmApi:
                            f" Please try again after '{headers['Retry-After']}' seconds after the additional "
                            "tokens are available. Refer to https://aka.ms/arm-throttling")
             return Resp(429, arm_error_body(err), headers)
-        self.stats.request("arm", f"{req.method} {_route_name(low)}")
+        route = f"{req.method} {_route_name(low)}"
+        self.stats.request("arm", route)
+        if self.t.sim.denies("arm", route):
+            err = SimError(403, "AuthorizationFailed",
+                           "The client 'wifguard' with object id '00000000-0000-0000-0000-000000000000' does not have authorization "
+                           f" to perform action "
+                           f"'{_arm_action(parts, req.method)}' over scope '{req.path}' or the scope is invalid. "
+                           "If access was recently granted, please refresh your credentials.")
+            resp = Resp(403, arm_error_body(err), {})
+            resp.headers.update(headers)
+            return resp
         try:
             if "api-version" not in req.query:
                 raise SimError(400, "MissingApiVersionParameter",
@@ -326,3 +336,15 @@ def _route_name(low: list[str]) -> str:
              "federatedidentitycredentials", "microsoft.authorization", "roleassignments", "roledefinitions",
              "microsoft.management", "managementgroups"}
     return "/" + "/".join(s if s in names else "{}" for s in low)
+
+
+def _arm_action(parts: list[str], method: str) -> str:
+    """The RBAC action a request needs, as ARM names it in an AuthorizationFailed message."""
+    verb = {"GET": "read", "HEAD": "read", "DELETE": "delete"}.get(method.upper(), "write")
+    low = [p.lower() for p in parts]
+    if "providers" not in low:
+        types = ["subscriptions"] + (["resourceGroups"] if "resourcegroups" in low else [])
+        return "Microsoft.Resources/" + "/".join(types) + f"/{verb}"
+    i = len(low) - 1 - low[::-1].index("providers")
+    namespace, rest = parts[i + 1] if i + 1 < len(parts) else "", parts[i + 2:]
+    return "/".join([namespace, *rest[::2], verb])

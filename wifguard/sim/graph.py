@@ -83,7 +83,11 @@ class GraphApi:
                                {"Retry-After": retry})
                 return self._error(req, err)
         self.stats.ru(cost)
-        self.stats.request("graph", f"{req.method} {_route_name(req.path)}")
+        route = f"{req.method} {_route_name(req.path)}"
+        self.stats.request("graph", route)
+        if self.t.sim.denies("graph", route):
+            return self._error(req, SimError(403, "Authorization_RequestDenied",
+                                             "Insufficient privileges to complete the operation."))
         try:
             resp = self._route(req)
         except SimError as err:
@@ -322,7 +326,7 @@ class GraphApi:
     # -- $batch -----------------------------------------------------------------------------------
 
     async def _batch(self, req: Req) -> Resp:
-        self.stats.request("graph", "POST $batch")
+        self.stats.request("graph", "POST /$batch")
         body = req.body
         if not isinstance(body, dict) or not isinstance(body.get("requests"), list):
             raise SimError(400, "BadRequest", "Invalid batch payload format.")

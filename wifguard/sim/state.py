@@ -100,6 +100,10 @@ class SimulationConfig:
     # How long an ARM FIC write holds the per-identity lock; defaults to latency_ms.
     arm_fic_write_ms: float | None = None
     arm_page_size: int = 100
+    # Calls answered 403 as if the identity lacked their permission: "<api> <METHOD> <route>"
+    # patterns over the route templates of `Stats.routes` (fnmatch: `*` matches anything), e.g.
+    # "graph GET /servicePrincipals" or "arm GET /providers/microsoft.management/*".
+    denied: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -107,6 +111,8 @@ class SimulationConfig:
         data = dict(data or {})
         known = {f for f in cls.__dataclass_fields__ if f != "extra"}
         kwargs = {k: data.pop(k) for k in list(data) if k in known}
+        if "denied" in kwargs:
+            kwargs["denied"] = tuple(str(p) for p in kwargs["denied"] or ())
         cfg = cls(**kwargs, extra=data)
         if not 0.0 <= cfg.fault_rate <= 1.0:
             raise ValueError("simulation.fault_rate must be between 0 and 1")
@@ -117,8 +123,18 @@ class SimulationConfig:
         ms = self.latency_ms if self.arm_fic_write_ms is None else self.arm_fic_write_ms
         return max(0.0, float(ms)) / 1000.0
 
+    def denies(self, api: str, route: str) -> bool:
+        """Whether ``route`` ("GET /applications/{id}") of ``api`` is configured as denied."""
+        if not self.denied:
+            return False
+        import fnmatch
+
+        call = f"{api} {route}"
+        return any(fnmatch.fnmatchcase(call, p) for p in self.denied)
+
     def to_dict(self) -> dict[str, Any]:
         out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "extra"}
+        out["denied"] = list(self.denied)
         out.update(self.extra)
         return out
 
