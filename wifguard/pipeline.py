@@ -20,7 +20,7 @@ from wifguard.engine import Engine, Evaluation
 from wifguard.inventory.connection import Connection
 from wifguard.inventory.tenant import CredentialWriter, Inventory
 from wifguard.model import Change, ChangeKind, Finding, IdentityKind, TrustContext
-from wifguard.notify import Notice, NoticeKind, NotifyConfig, compose
+from wifguard.notify import Notice, NoticeKind, NotifyConfig, compose, privileges_of
 from wifguard.quarantine import Quarantiner
 from wifguard.store import EvaluationScope, RecordResult, Store
 
@@ -29,6 +29,7 @@ RECORD_CONCURRENCY = 16
 EVENT_CONCURRENCY = 16
 PREFETCH_MIN = 4  # below this, per-identity reads (filtered by principal) are cheaper
 COMPOSED_CHANNELS = ("teams", "slack")
+REPORT_PROFILES = 25  # riskiest identities whose owners and privilege the sweep summary keeps
 
 
 @dataclass
@@ -331,8 +332,10 @@ class Responder:
     async def notify(self, ctx: TrustContext, findings: Sequence[Finding], result: RunResult, *,
                      kind: NoticeKind = NoticeKind.NEW, restore_hint: str | None = None, mark: bool = True) -> None:
         notifier = self.notifier()
+        privileges = privileges_of(ctx, frozenset(g.lower() for g in self.engine.config.privileged_roles))
         notices = [Notice(f, ctx.owners or (), self.tenant_id, kind, identity=ctx.identity,
-                          restore_hint=restore_hint, owners_known=ctx.owners is not None) for f in findings]
+                          restore_hint=restore_hint, owners_known=ctx.owners is not None,
+                          privileges=privileges) for f in findings]
         deliveries = await notifier.notify(notices) if self.notify_config.channels else []
         by_fp: dict[str, list[Any]] = {}
         for d in deliveries:
@@ -418,7 +421,47 @@ class Responder:
                 result.add_record(await self.store.record(ident_id, [], scope=self.scope(True)))
         await self.retry_pending(result)
         await self.send_reminders(result)
+        if all_identity_ids is not None:
+            await self.send_digest(result, identities_checked=len({i.lower() for i in all_identity_ids}),
+                                   contexts=[c for c, _ in evaluations], post=notify)
         return result
+
+    async def send_digest(self, result: RunResult, *, identities_checked: int, contexts: Sequence[TrustContext] = (),
+                          post: bool = True, scope: str = "whole tenant") -> None:
+        """After a whole-tenant sweep: its summary goes to the action log (kind ``digest``; the
+        report's header reads it) and, with ``notifications.digest`` on, to each chat channel."""
+        from dataclasses import replace
+        from datetime import UTC, datetime
+
+        from wifguard.notify.digest import build_digest, compose_digest, digest_channels, profile
+
+        cfg = self.notify_config.digest
+        try:
+            previous = await self.store.list_actions(kind="digest")
+            digest = build_digest(await self.store.query(), tenant_id=self.tenant_id, scope=scope,
+                                  time=datetime.now(UTC), identities_checked=identities_checked,
+                                  previous=previous[-1].time if previous else None, report_url=cfg.report_url,
+                                  top=REPORT_PROFILES)
+            wanted = {t.id.lower() for t in digest.top}
+            privileged = frozenset(g.lower() for g in self.engine.config.privileged_roles)
+            digest = replace(digest, profiles={c.identity.id.lower(): profile(c, privileged) for c in contexts
+                                               if c.identity.id.lower() in wanted})
+            await self.store.log_action("digest", self.tenant_id or "tenant", digest.to_dict(), self.actor)
+            if not (post and cfg.enabled):
+                return
+            digest = replace(digest, top=digest.top[:cfg.top])
+            channels = digest_channels(self.notify_config.channels, cfg.channels)
+            entry: dict[str, Any] = {"kind": "digest", "digest": digest.to_dict(), "channels": []}
+            for name in channels:
+                body = compose_digest(digest, self.notify_config.channels[name].type.value)
+                if body is not None:
+                    entry["channels"].append((await self.notifier().post(name, body)).to_dict())
+            if self.compose_messages:
+                entry["messages"] = {ct: compose_digest(digest, ct) for ct in COMPOSED_CHANNELS}
+            if channels or self.compose_messages:
+                result.notifications.append(entry)
+        except Exception as exc:  # the sweep itself is recorded; a missing digest is reported
+            result.errors.append(f"sweep digest failed: {exc}")
 
     async def send_reminders(self, result: RunResult) -> None:
         """Findings still open N days after their last notification are sent again (optional)."""

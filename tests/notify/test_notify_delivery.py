@@ -259,3 +259,35 @@ def test_slack_users_config_is_validated() -> None:
         NotifyConfig.from_mapping({"slack_users": {"alice@x": "<!channel>"}})
     with pytest.raises(NotifyConfigError, match="slack_token_setting"):
         NotifyConfig.from_mapping({"slack_token_setting": "xoxb-https://x"})
+
+
+async def test_chat_channels_get_one_message_per_identity_machines_one_per_finding(
+    receiver: Receiver, http_client: httpx.AsyncClient
+) -> None:
+    config = NotifyConfig.from_mapping(
+        {
+            "channels": {
+                "t": {"type": "teams", "url_setting": "T"},
+                "w": {"type": "webhook", "url_setting": "W"},
+            },
+            "default_channels": ["t", "w"],
+        }
+    )
+    env = {"T": receiver.url("/teams"), "W": receiver.url("/hook")}
+    findings = [make_finding(rule_id=f"WIF-00{i}", severity=sev)
+                for i, sev in enumerate([Severity.LOW, Severity.CRITICAL, Severity.MEDIUM])]
+    other_identity = make_finding(identity={"id": "other", "name": "other-app", "kind": "application"})
+    notices = [make_notice(f) for f in [*findings, other_identity]]
+    results = await Notifier(config, env, http_client).notify(notices)
+    assert len(results) == 8 and all(r.ok for r in results)
+    assert {r.fingerprint for r in results if r.channel == "t"} == {n.finding.fingerprint for n in notices}
+    teams = [c.json() for c in receiver.at("/teams")]
+    assert len(teams) == 2 and len(receiver.at("/hook")) == 4
+    grouped = next(m for m in teams if "(+2 more)" in m["attachments"][0]["content"]["fallbackText"])
+    assert grouped["attachments"][0]["content"]["fallbackText"].startswith("CRITICAL: WIF-001")
+    # grouping: finding sends each on its own
+    receiver.requests.clear()
+    per_finding = NotifyConfig.from_mapping({**{"grouping": "finding"}, "channels": {"t": {"type": "teams", "url_setting": "T"}},
+                                              "default_channels": ["t"]})
+    await Notifier(per_finding, env, http_client).notify(notices)
+    assert len(receiver.at("/teams")) == 4

@@ -156,3 +156,24 @@ def test_reading_order_and_hidden_ids(rendered: Any) -> None:
         )
         grouped = results[f"grouped-{theme}"]["text"]
         assert grouped.index("HIGH WIF603") < grouped.index("MEDIUM WIF605") < grouped.index("and 1 more")
+
+
+def test_digest_card_renders_readably(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from wifguard.notify.digest import Digest, RiskyIdentity, digest_card
+
+    d = Digest(
+        "t-1", "whole tenant", datetime(2026, 11, 27, 9, 0, tzinfo=UTC), 40, 31,
+        {Severity.CRITICAL: 2, Severity.HIGH: 5, Severity.MEDIUM: 9, Severity.LOW: 0, Severity.INFO: 1},
+        (RiskyIdentity(MI_ID, HOSTILE_NAME, "managedIdentity", Severity.CRITICAL, 3, ("WIF102", "WIF601")),),
+        new=4, resolved=1, previous=datetime(2026, 11, 26, 9, 0, tzinfo=UTC),
+    )
+    results = render(card_jobs({"digest": digest_card(d)}, tmp_path), tmp_path)
+    for theme in ("light", "dark"):
+        r = results[f"digest-{theme}"]
+        assert r["errors"] == [] and r["requests"] == []
+        assert BACKSLASH_ESCAPE.search(r["text"]) is None and HOSTILE_NAME in r["text"]
+        assert "17 open finding(s) on 9 of 40 identities" in r["text"]
+        assert [(run["text"], run["ratio"]) for run in r["runs"] if run["ratio"] < 4.5] == []
+        assert (tmp_path / f"digest-{theme}.png").stat().st_size > 2000

@@ -29,6 +29,13 @@ settings / environment variables, which in Azure are Key Vault references)::
         max_retry_after_seconds: 120.0
         jitter: 0.5
       timeout_seconds: 10
+      grouping: identity                   # identity: one chat message per identity per channel per
+                                           #   run (worst first, "and N more") | finding
+      digest:                              # after a whole-tenant sweep, one summary per channel
+        enabled: true
+        channels: [secops-teams]           # default: every teams and slack channel
+        top: 5                             # riskiest identities listed
+        report_url: https://...            # optional link to the published report
       slack_users:                         # optional: owners' Slack member ids, pinged in messages
         alice@contoso.com: U012ABCDEF      #   keyed by UPN, mail or object id (case-insensitive)
       slack_token_setting: WIFGUARD_SLACK_BOT_TOKEN  # optional: look owners up by mail
@@ -116,6 +123,17 @@ class RemindersConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class DigestConfig:
+    enabled: bool = True
+    channels: tuple[str, ...] | None = None  # None: every Teams and Slack channel
+    top: int = 5
+    report_url: str | None = None
+
+
+GROUPINGS = ("identity", "finding")
+
+
+@dataclass(frozen=True, slots=True)
 class NotifyConfig:
     channels: Mapping[str, ChannelConfig] = field(default_factory=dict)
     routes: tuple[RouteConfig, ...] = ()
@@ -125,6 +143,8 @@ class NotifyConfig:
     timeout_seconds: float = 10.0
     slack_users: Mapping[str, str] = field(default_factory=dict)  # lower-cased key -> member id
     slack_token_setting: str | None = None
+    grouping: str = "identity"
+    digest: DigestConfig = field(default_factory=DigestConfig)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None, *, path: str = "notifications") -> NotifyConfig:
@@ -277,7 +297,7 @@ class _Parser:
             data,
             self.root,
             {"channels", "routes", "default_channels", "reminders", "retry", "timeout_seconds",
-             "slack_users", "slack_token_setting"},
+             "slack_users", "slack_token_setting", "grouping", "digest"},
         )
         raw_channels = m.get("channels")
         channels: dict[str, ChannelConfig] = {}
@@ -345,6 +365,11 @@ class _Parser:
         token_setting = self.setting_name(
             m.get("slack_token_setting"), f"{self.root}.slack_token_setting", required=False
         )
+        grouping = m.get("grouping", "identity")
+        if grouping not in GROUPINGS:
+            self.err(f"{self.root}.grouping", f"must be one of {', '.join(GROUPINGS)} (got {grouping!r})")
+            grouping = "identity"
+        digest = self.digest(m.get("digest"), f"{self.root}.digest", channels, all_names)
         if self.problems:
             raise NotifyConfigError(self.problems)
         return NotifyConfig(
@@ -356,7 +381,24 @@ class _Parser:
             timeout_seconds=timeout,
             slack_users=slack_users,
             slack_token_setting=token_setting,
+            grouping=str(grouping),
+            digest=digest,
         )
+
+    def digest(self, value: Any, where: str, known: Mapping[str, Any], all_names: set[str]) -> DigestConfig:
+        d = self.mapping(value, where, {"enabled", "channels", "top", "report_url"})
+        enabled = d.get("enabled", True)
+        if not isinstance(enabled, bool):
+            self.err(f"{where}.enabled", f"must be true or false (got {enabled!r})")
+            enabled = True
+        channels = (self.channel_refs(d.get("channels"), f"{where}.channels", known, all_names)
+                    if d.get("channels") is not None else None)
+        top = self.number(d.get("top"), f"{where}.top", 5, 1, 50)
+        url = d.get("report_url")
+        if url is not None and (not isinstance(url, str) or not url.startswith("https://")):
+            self.err(f"{where}.report_url", f"must be an https URL (got {url!r})")
+            url = None
+        return DigestConfig(bool(enabled), channels, int(top), url)
 
     def slack_users(self, value: Any, where: str) -> dict[str, str]:
         if value is None:

@@ -27,7 +27,7 @@ import httpx
 from .compose import CLOUDEVENT_CONTENT_TYPE, ChannelType, compose
 from .config import ChannelConfig, NotifyConfig, RetryPolicy, route
 from .escape import clean
-from .notice import Notice
+from .notice import Notice, NoticeKind
 from .owners import owner_keys
 
 if TYPE_CHECKING:
@@ -430,9 +430,49 @@ class Notifier:
             return await deliver(notice, ep, self._client, publisher=publisher, rng=self._rng)
 
     async def notify(self, notices: Iterable[Notice]) -> list[DeliveryResult]:
-        """Route and deliver every notice; one result per (notice, channel), in order."""
-        jobs = [self.send(n, name) for n in notices for name in self.route(n)]
-        return list(await asyncio.gather(*jobs))
+        """Route and deliver every notice; one result per (notice, channel).
+
+        With ``grouping: identity`` (the default), chat channels (Teams, Slack) get one message
+        per identity and notice kind: the worst finding leads and the others are listed ("and N
+        more"); each finding still gets its own result. Machine channels (webhook, Event Grid)
+        always get one event per finding. Quarantine notices are never grouped (each carries its
+        own restore command).
+        """
+        groups: dict[tuple[str, str, str, int], list[Notice]] = {}
+        for i, n in enumerate(notices):
+            for name in self.route(n):
+                ch = self.config.channels.get(name)
+                chat = ch is not None and ch.type in (ChannelType.TEAMS, ChannelType.SLACK)
+                groupable = (self.config.grouping == "identity" and chat
+                             and n.kind in (NoticeKind.NEW, NoticeKind.REMINDER))
+                key = (name, n.identity_ref.get("id", "").lower(), n.kind.value, -1 if groupable else i)
+                groups.setdefault(key, []).append(n)
+        sent = await asyncio.gather(*(self._send_group(key[0], ns) for key, ns in groups.items()))
+        return [r for rs in sent for r in rs]
+
+    async def _send_group(self, channel: str, notices: list[Notice]) -> list[DeliveryResult]:
+        ordered = sorted(notices, key=lambda n: -int(n.finding.severity))
+        head = ordered[0]
+        if len(ordered) > 1:
+            head = replace(head, others=tuple(n.finding for n in ordered[1:]) + head.others)
+        res = await self.send(head, channel)
+        return [replace(res, fingerprint=n.finding.fingerprint) for n in ordered]
+
+    async def post(self, channel_name: str, payload: Mapping[str, Any], kind: str = "digest") -> DeliveryResult:
+        """Deliver a composed body (a digest) to one Teams/Slack/webhook channel, with retries."""
+        ep = self.endpoint(channel_name)
+        if isinstance(ep, str) or ep.type is ChannelType.EVENTGRID:
+            error = ep if isinstance(ep, str) else "digests go to chat channels only"
+            return DeliveryResult(channel=channel_name, ok=False, status=None, attempts=0, error=error, kind=kind)
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        async with self._sem:
+            outcome, attempts = await _with_retries(
+                lambda: _post_once(self._client, ep, body, "application/json"), ep.retry, self._rng
+            )
+        if not outcome.ok:
+            log.warning("notify: %s to channel %s failed: %s", kind, channel_name, outcome.error)
+        return DeliveryResult(channel=ep.name, ok=outcome.ok, status=outcome.status, attempts=attempts,
+                              error=outcome.error, kind=kind, channel_type=ep.type.value)
 
     async def slack_ids(self, notice: Notice) -> dict[str, str]:
         """Owners' Slack member ids: the configured map, then ``users.lookupByEmail`` when a bot
