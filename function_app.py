@@ -117,7 +117,7 @@ def _json(body: Any, status: int = 200) -> func.HttpResponse:
 @app.function_name("health")
 @app.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 async def health(req: func.HttpRequest) -> func.HttpResponse:
-    """Store and configuration reachable."""
+    """Store and configuration reachable; missing permissions (recent 403s) named as warnings."""
     checks: dict[str, Any] = {}
     ok = True
     try:
@@ -131,7 +131,16 @@ async def health(req: func.HttpRequest) -> func.HttpResponse:
     except Exception as exc:
         ok = False
         checks["store"] = {"ok": False, "error": str(exc)[:300]}
-    return _json({"status": "healthy" if ok else "unhealthy", "checks": checks}, 200 if ok else 503)
+    degraded = False
+    if ok:
+        # Graph/ARM calls denied in the last 24 h (403): the work that needed them is blocked.
+        from wifguard.permission_health import missing_permissions
+
+        missing = await missing_permissions(r.store)
+        degraded = bool(missing)
+        checks["permissions"] = {"ok": not missing, "missing": [m.to_dict() for m in missing]}
+    status = "unhealthy" if not ok else ("degraded" if degraded else "healthy")
+    return _json({"status": status, "checks": checks}, 200 if ok else 503)
 
 
 @app.function_name("findings")

@@ -18,9 +18,11 @@ from typing import Any
 from handlers.base import Decoded
 from wifguard.engine import Engine, Evaluation
 from wifguard.inventory.connection import Connection
+from wifguard.inventory.permissions import PermissionDenied
 from wifguard.inventory.tenant import CredentialWriter, Inventory
 from wifguard.model import Change, ChangeKind, Finding, IdentityKind, TrustContext
 from wifguard.notify import Notice, NoticeKind, NotifyConfig, compose, privileges_of
+from wifguard.permission_health import record_denied
 from wifguard.quarantine import Quarantiner
 from wifguard.store import EvaluationScope, RecordResult, Store
 
@@ -213,6 +215,10 @@ class Responder:
         except Exception as exc:
             log.exception("processing %s failed", d.id)
             reason = f"processing failed: {type(exc).__name__}: {str(exc)[:300]}"
+            if isinstance(exc, PermissionDenied):
+                # Not evaluated from a partial view: parked (replayable once granted) and shown
+                # on the health endpoint, naming the permission.
+                await record_denied(self.store, exc, f"{d.source} event {d.id}")
             raw = d.raw if d.raw is not None else _raw_of(d)
             await self._park(d.source, raw, reason, d.id, result)
             return EventResult(d.id, "rejected", reason, d.source)

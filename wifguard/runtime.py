@@ -68,6 +68,17 @@ SHARD_READ_CHUNK = 200
 
 async def plan_sweep(responder: Responder, shard_size: int) -> list[dict[str, Any]]:
     """Shards: pages of application ids, one per subscription, and one for tenant-wide rules."""
+    from wifguard.inventory.permissions import PermissionDenied
+    from wifguard.permission_health import record_denied
+
+    try:
+        return await _plan_sweep(responder, shard_size)
+    except PermissionDenied as exc:
+        await record_denied(responder.store, exc, "sweep planner")
+        raise
+
+
+async def _plan_sweep(responder: Responder, shard_size: int) -> list[dict[str, Any]]:
     from wifguard.inventory.graph import applications_url
 
     inv = responder.inventory
@@ -84,7 +95,22 @@ async def plan_sweep(responder: Responder, shard_size: int) -> list[dict[str, An
 
 
 async def run_shard(responder: Responder, shard: Mapping[str, Any]) -> RunResult:
-    """Evaluate one shard and record it (tenant-wide rules only in the ``tenant`` shard)."""
+    """Evaluate one shard and record it (tenant-wide rules only in the ``tenant`` shard).
+
+    A missing permission raises :class:`PermissionDenied` (the queue retries, then poisons the
+    shard) after recording it for the health endpoint: nothing of the shard is recorded or
+    resolved from a partial view."""
+    from wifguard.inventory.permissions import PermissionDenied
+    from wifguard.permission_health import record_denied
+
+    try:
+        return await _run_shard(responder, shard)
+    except PermissionDenied as exc:
+        await record_denied(responder.store, exc, f"sweep shard {shard.get('kind')}")
+        raise
+
+
+async def _run_shard(responder: Responder, shard: Mapping[str, Any]) -> RunResult:
     result = RunResult()
     kind = shard.get("kind")
     inv = responder.inventory

@@ -345,9 +345,15 @@ class Inventory:
         apps_task = asyncio.create_task(self._all_apps(report))
         owners_task = asyncio.create_task(self._all_owners(errors))
         arm_task = asyncio.create_task(self._all_arm(errors, report))
-        apps = await apps_task
-        owners = await owners_task
-        uamis, assignments = await arm_task
+        tasks = (apps_task, owners_task, arm_task)
+        try:
+            apps, owners, (uamis, assignments) = await asyncio.gather(*tasks)
+        except BaseException:
+            # e.g. PermissionDenied: stop the other readers instead of leaving them running.
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
         by_principal: dict[str, list[RoleAssignment]] = {}
         for ra in assignments:
             by_principal.setdefault(ra.principal_id.lower(), []).append(ra)
