@@ -61,6 +61,43 @@ def bench_engine() -> None:
     row(f"engine: credential evaluations/s ({n_creds} creds, {findings} findings)", f"{best:,.0f}/s", "≥ 50,000/s")
 
 
+def bench_findings() -> None:
+    """Findings per credential (noise): the demo tenant with its config, a generated tenant with
+    the engine benchmark's config, and the rules that contribute most."""
+    from collections import Counter
+
+    from wifguard.config import load_config
+    from wifguard.engine import Engine
+    from wifguard.inventory.connection import Connection
+    from wifguard.inventory.tenant import Inventory
+    from wifguard.sim import SimTenant
+    from wifguard.sim.generate import generate_seed
+
+    async def read(sim: Any) -> Any:
+        async with Inventory(Connection.from_sim(sim)) as inv:
+            return await inv.sweep()
+
+    demo = json.loads((ROOT / "wifguard/data/demo-tenant.json").read_text())
+    generated = generate_seed(apps=2000, uamis=200, subscriptions=2, role_assignments=400, seed=11)
+    cases = [
+        ("demo tenant", demo, load_config(ROOT / "wifguard/data/demo-config.yaml")),
+        ("generated tenant", generated, load_config(overrides={"github": {"allowed_owners": ["contoso"]},
+                                                               "home_tenant_id": generated["tenantId"]})),
+    ]
+    for label, seed, config in cases:
+        with SimTenant.start(seed, mode="process") as sim:
+            swept = asyncio.run(read(sim))
+        engine = Engine(config.with_home_tenant(seed.get("tenantId")))
+        per_rule: Counter[str] = Counter()
+        for ctx in swept.contexts:
+            per_rule.update(f.rule_id for f in engine.evaluate(ctx, tenant=swept.tenant).findings)
+        n_creds = sum(len(c.credentials) for c in swept.contexts)
+        total = sum(per_rule.values())
+        top = ", ".join(f"{r} {n}" for r, n in per_rule.most_common(4))
+        row(f"findings per credential, {label} ({n_creds} creds; {top})",
+            f"{total / max(n_creds, 1):.2f}", "lower is quieter")
+
+
 def bench_evaluate_files() -> None:
     """`wifguard evaluate` on 1,000 files, wall time including start-up."""
     samples = sorted((ROOT / "examples" / "credentials").glob("*.json"))
@@ -193,6 +230,7 @@ BENCHES = {
     "sdk": bench_sdk_baseline,
     "store": bench_store,
     "functions": bench_functions,
+    "findings": bench_findings,
 }
 
 

@@ -5,7 +5,11 @@ Input shapes, all accepted by :func:`decode_audit_bodies`:
 * an Event Hub message body ``{"records": [record, ...]}`` as ``bytes``/``str``/``dict``
   (one trigger invocation holds several of them), or an object with ``get_body()``
   (``azure.functions.EventHubEvent``);
-* a single record, or a JSON list of records / bodies (replay files).
+* a single record, or a JSON list of records / bodies (replay files);
+* the Graph ``directoryAudit`` shape (``GET /auditLogs/directoryAudits``, Log Analytics exports,
+  incident write-ups): the same fields at the top level, without the ``properties`` wrapper,
+  alone, in a list, or in a ``{"value": [...]}`` page;
+* NDJSON: one record, body or page per line (exports); each line is reported on its own.
 
 Every record yields exactly one :class:`~handlers.base.Decoded`; a body that cannot be parsed
 (or whose ``records`` is not a list) yields one ``rejected`` entry for the whole body.
@@ -50,6 +54,9 @@ FIC_PROPERTY: Final = "FederatedIdentityCredentials"
 FIC_ACTIVITIES: Final = {
     "update application": "Application",
     "update service principal": "ServicePrincipal",
+    # Agent identity blueprints inherit from application and hold federated credentials; their
+    # audit activity name is not documented yet (unverified), the target type is.
+    "update agent identity blueprint": "Application",
 }
 _MAX_NESTED_JSON: Final = 4  # how many times a value may be JSON-encoded inside a string
 
@@ -84,7 +91,10 @@ def _decode_body(body: Any, where: str) -> list[Decoded]:
         try:
             parsed = loads(body)
         except Malformed as exc:
-            return [_rejected(sha256_id(body), f"{where} {exc}", body)]
+            lines = _ndjson_lines(body)
+            if lines is None:
+                return [_rejected(sha256_id(body), f"{where} {exc}", body)]
+            return _decode_ndjson(lines, where)
         return _decode_parsed(parsed, where, body)
     if isinstance(body, Mapping | list | tuple):
         return _decode_parsed(body, where, None)
@@ -92,8 +102,45 @@ def _decode_body(body: Any, where: str) -> list[Decoded]:
     return [_rejected(sha256_id(raw), f"{where} has unsupported type {type(body).__name__}", raw)]
 
 
+def _ndjson_lines(body: bytes | str) -> list[tuple[int, str]] | None:
+    """The non-blank lines of an NDJSON text (1-based numbers), or None if it is not NDJSON:
+    at least two lines, the first of which is a JSON object on its own."""
+    if isinstance(body, bytes):
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return None  # not text: rejected whole, as not UTF-8
+    else:
+        text = body
+    lines = [(n, line) for n, line in enumerate(text.lstrip("\ufeff").splitlines(), 1) if line.strip()]
+    if len(lines) < 2:
+        return None
+    try:
+        first = loads(lines[0][1])
+    except Malformed:
+        return None
+    return lines if isinstance(first, Mapping) else None
+
+
+def _decode_ndjson(lines: list[tuple[int, str]], where: str) -> list[Decoded]:
+    prefix = "" if where == "body" else f"{where} "
+    out: list[Decoded] = []
+    for n, line in lines:
+        label = f"{prefix}line {n}"
+        try:
+            parsed = loads(line)
+        except Malformed as exc:
+            out.append(_rejected(sha256_id(line), f"{label} {exc}", line))
+            continue
+        out.extend(_decode_parsed(parsed, label, line))
+    return out
+
+
 def _decode_parsed(obj: Any, where: str, raw_body: bytes | str | None) -> list[Decoded]:
     if isinstance(obj, Mapping):
+        if "records" not in obj and isinstance(obj.get("value"), list | tuple) and "properties" not in obj:
+            # A Graph page: {"@odata.context": ..., "value": [directoryAudit, ...]}
+            return [_decode_record(rec, i, _label(where, i)) for i, rec in enumerate(obj["value"])]
         if "records" in obj:
             records = obj["records"]
             if not isinstance(records, list | tuple):
@@ -105,7 +152,8 @@ def _decode_parsed(obj: Any, where: str, raw_body: bytes | str | None) -> list[D
     if isinstance(obj, list | tuple):
         out: list[Decoded] = []
         for i, item in enumerate(obj):
-            if isinstance(item, Mapping) and "records" in item and "properties" not in item:
+            if isinstance(item, Mapping) and "properties" not in item and (
+                    "records" in item or isinstance(item.get("value"), list | tuple)):
                 out.extend(_decode_parsed(item, f"{where} item {i}", None))
             else:
                 out.append(_decode_record(item, i, _label(where, i)))
@@ -150,9 +198,13 @@ def _decode_record(rec: Any, index: int, label: str) -> Decoded:
                 props = orjson.loads(props)
             except orjson.JSONDecodeError:
                 raise Malformed(f"{label}: properties is not valid JSON") from None
+        if props is None and ("activityDisplayName" in rec or "targetResources" in rec):
+            # The Graph directoryAudit shape: the properties' fields at the top level.
+            props = rec
         rid = _record_id(rec, props if isinstance(props, Mapping) else None, index)
         if props is None:
-            raise Malformed(f"{label}: properties is missing")
+            raise Malformed(f"{label}: properties is missing (neither an Event Hub record nor a Graph "
+                            "directoryAudit: no activityDisplayName or targetResources)")
         if not isinstance(props, Mapping):
             raise Malformed(f"{label}: properties is not an object (got {type_name(props)})")
         return _decode_properties(rec, props, rid or _hash_record(rec), label)
@@ -252,6 +304,8 @@ def _fic_changes(
         raise Malformed(f"{label}: {tpath}.id is missing")
     ttype = opt_str(target.get("type"))
     kind_name = (ttype or "").strip().casefold()
+    if kind_name == "agentidentityblueprint":
+        kind_name = "application"  # an application (derived type): same object id and credentials
     if kind_name not in ("application", "serviceprincipal"):
         kind_name = FIC_ACTIVITIES[norm_activity].casefold()
     id_kind = "servicePrincipalId" if kind_name == "serviceprincipal" else "objectId"

@@ -40,6 +40,14 @@ class AzureDevOpsConfig(_Strict):
     allowed_organizations: tuple[str, ...] = ()
 
 
+class GitLabConfig(_Strict):
+    allowed_groups: tuple[str, ...] = ()  # top-level groups (or group/subgroup paths)
+
+
+class TerraformCloudConfig(_Strict):
+    allowed_organizations: tuple[str, ...] = ()
+
+
 class KubernetesConfig(_Strict):
     disallowed_namespaces: tuple[str, ...] = ("default", "kube-system", "kube-public")
     disallowed_service_accounts: tuple[str, ...] = ("default",)
@@ -110,8 +118,12 @@ class Config(_Strict):
     privileged_roles: tuple[str, ...] = ()
     root_management_group_ids: tuple[str, ...] = ()
     approved_actors: tuple[str, ...] = ()  # user object ids, UPNs, service principal ids or appIds
+    # WIF703: a credential added and removed within this many minutes (a backdoor used and hidden).
+    add_remove_window_minutes: int = Field(default=60, ge=0)
     github: GitHubConfig = GitHubConfig()
     azure_devops: AzureDevOpsConfig = AzureDevOpsConfig()
+    gitlab: GitLabConfig = GitLabConfig()
+    terraform_cloud: TerraformCloudConfig = TerraformCloudConfig()
     kubernetes: KubernetesConfig = KubernetesConfig()
     rules: dict[str, RuleOverride] = Field(default_factory=dict)
     rule_paths: tuple[str, ...] = ()
@@ -132,9 +144,15 @@ class Config(_Strict):
         out = []
         for p in self.allowed_issuers:
             if "{home_tenant_id}" in p:
-                if not tid:
+                if tid:
+                    # Cluster issuers carry the tenant in lower case (the path compares exactly).
+                    p = p.replace("{home_tenant_id}", tid.lower() if _is_cluster_pattern(p) else tid)
+                elif _is_cluster_pattern(p):
+                    # AKS/Arc: with no home tenant the cluster's tenant cannot be checked (WIF107
+                    # needs home_tenant_id); the entry then stands for any tenant's clusters.
+                    p = p.replace("{home_tenant_id}", "*")
+                else:
                     continue  # no home tenant configured: the placeholder entry cannot match
-                p = p.replace("{home_tenant_id}", tid)
             out.append(p)
         return tuple(out)
 
@@ -148,6 +166,11 @@ class Config(_Strict):
         if not tenant_id or self.home_tenant_id:
             return self
         return self.model_copy(update={"home_tenant_id": tenant_id})
+
+
+def _is_cluster_pattern(pattern: str) -> bool:
+    host = pattern.split("://", 1)[-1].split("/", 1)[0].lower()
+    return host.endswith((".oic.prod-aks.azure.com", ".oic.prod-arc.azure.com"))
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

@@ -43,6 +43,7 @@ class Quoted:
     __str__ = __repr__ = lambda self: self.__format__("")
 
 
+GLOB_CHARS = frozenset("*?")
 KNOWN_PROVIDERS = frozenset({"github", "gitlab", "terraform", "aks", "azure_devops"})
 Vars = dict[str, Any]
 
@@ -62,9 +63,13 @@ class ConfigFacts:
             "allowed_audiences": tuple(config.allowed_audiences),
             "github_allowed_owners": tuple(o.lower() for o in config.github.allowed_owners),
             "azure_devops_allowed_organizations": tuple(o.lower() for o in config.azure_devops.allowed_organizations),
+            "gitlab_allowed_groups": tuple(g.lower().strip("/") for g in config.gitlab.allowed_groups),
+            "terraform_cloud_allowed_organizations": tuple(
+                o.lower() for o in config.terraform_cloud.allowed_organizations),
             "kubernetes_disallowed_namespaces": tuple(config.kubernetes.disallowed_namespaces),
             "kubernetes_disallowed_service_accounts": tuple(config.kubernetes.disallowed_service_accounts),
             "approved_actors": tuple(sorted(self.approved)),
+            "add_remove_window_minutes": config.add_remove_window_minutes,
             "allowed_audiences_text": ", ".join(repr(a) for a in config.allowed_audiences) or "(none)",
             "home_tenant_label": repr(self.home_tenant) if self.home_tenant else "home_tenant_id is not configured",
         }
@@ -73,7 +78,12 @@ class ConfigFacts:
     def _issuer_vars(self, issuer: str) -> Vars:
         info = issuers.classify(issuer)
         allowed, exact = self.matcher.match(issuer)
+        foreign_cluster = bool(self.home_tenant and info.cluster_tenant and info.cluster_tenant != self.home_tenant)
         return {
+            "cluster_tenant": info.cluster_tenant,
+            "cluster_kind": {"aks": "AKS", "arc": "Azure Arc"}.get(info.cluster_host, ""),
+            # A Microsoft-hosted AKS/Arc issuer of another tenant's cluster (WIF107).
+            "foreign_cluster": foreign_cluster,
             "value": issuer,
             "allowed": allowed,
             "listed_exactly": exact,
@@ -97,10 +107,19 @@ class ConfigFacts:
 @lru_cache(maxsize=131072)
 def subject_vars(subject: str | None, provider: str) -> Vars:
     s = subjects.parse_subject(subject, provider)
+    globs = "".join(sorted({ch for ch in (subject or "") if ch in GLOB_CHARS}))
+    matches = subjects.matches_provider(s, provider) if subject else True
+    if globs:
+        problem = (f"which contains the glob character(s) {globs!r}: Entra compares subjects exactly, so it "
+                   "matches no real token")
+    else:
+        problem = f"which is not a subject format that {provider} issues"
     return {
         "value": subject or "",
+        "glob": bool(globs),
+        "format_problem": problem,
         "format": s.format,
-        "matches_provider": subjects.matches_provider(s, provider) if subject else True,
+        "matches_provider": matches,
         "owner": s.owner,
         "owner_lc": s.owner.lower(),
         "repo": s.repo,
@@ -113,6 +132,7 @@ def subject_vars(subject: str | None, provider: str) -> Vars:
         "service_account": s.service_account,
         "organization": s.organization,
         "organization_lc": s.organization.lower(),
+        "repo_lc": s.repo.lower(),
         "project": s.project,
         "workspace": s.workspace,
         "run_phase": s.run_phase,
@@ -126,7 +146,8 @@ def subject_vars(subject: str | None, provider: str) -> Vars:
 def flex_vars(expression: str | None, provider: str) -> Vars:
     if expression is None:
         return {"present": False, "valid": False, "wildcard_owner": False, "wildcard_repo": False,
-                "gitlab": False, "constrains_ids": False, "patterns": (), "error": ""}
+                "gitlab": False, "constrains_ids": False, "patterns": (), "error": "",
+                "can_pull_request": False, "can_branch_or_tag": False, "can_plan": False}
     f = flexible.analyse(expression, provider)
     return {
         "present": True,
@@ -137,6 +158,10 @@ def flex_vars(expression: str | None, provider: str) -> Vars:
         "constrains_ids": f.constrains_ids,
         "patterns": f.subject_patterns,
         "error": f.error,
+        # What the expression can match (WIF202/WIF203/WIF207 for flexible credentials).
+        "can_pull_request": "pull_request" in f.reaches,
+        "can_branch_or_tag": bool({"branch", "tag"} & f.reaches),
+        "can_plan": "plan" in f.reaches,
     }
 
 
@@ -155,6 +180,9 @@ def credential_vars(c: Credential) -> Vars:
         "flexible": c.claims_matching_expression is not None,
         "expression": c.claims_matching_expression.value if c.claims_matching_expression else "",
         "shape": c.shape,
+        # What the credential trusts, for messages shared by fixed and flexible credentials.
+        "trust_text": f"expression {c.claims_matching_expression.value!r}" if c.claims_matching_expression
+        else f"subject {c.subject!r}",
     }
 
 
@@ -189,6 +217,9 @@ def identity_view(ctx: TrustContext, cf: ConfigFacts) -> IdentityView:
         "id": ident.id,
         "name": ident.name,
         "kind": ident.kind.value,
+        # What it is, for messages: agent identity blueprints are applications of a derived type.
+        "kind_label": {"agentIdentityBlueprint": "agent identity blueprint"}.get(ident.subtype or "", "")
+        or ("app registration" if ident.kind is IdentityKind.APPLICATION else "managed identity"),
         "application": ident.kind is IdentityKind.APPLICATION,
         "managed_identity": ident.kind is IdentityKind.MANAGED_IDENTITY,
         "credential_count": len(ctx.credentials),
@@ -221,6 +252,12 @@ def role_vars(v: RoleView) -> Vars:
         "can_write_role_assignments": v.facts.can_write_role_assignments,
         "principal_type": ra.principal_type or "",
         "write_kind": "write federated credentials" if v.facts.can_write_credentials else "write role assignments",
+        # WIF605 folds into WIF601/WIF603/WIF604: their message says it instead.
+        "write_note": (f"; it can also {'write federated credentials' if v.facts.can_write_credentials else ''}"
+                       f"{' and ' if v.facts.can_write_credentials and v.facts.can_write_role_assignments else ''}"
+                       f"{'write role assignments' if v.facts.can_write_role_assignments else ''}"
+                       ", so it can persist or escalate")
+        if (v.facts.can_write_credentials or v.facts.can_write_role_assignments) else "",
     }
 
 
@@ -256,7 +293,22 @@ def change_vars(change: Change, owners: tuple[Owner, ...] | None, cf: ConfigFact
             (old.id is not None and new.id is not None and old.id.lower() == new.id.lower())
             or ((old.id is None or new.id is None) and old.name.lower() == new.name.lower()))),
         "time": change.time or "",
+        # WIF703: seconds between the credential's addition and removal (audit trail), -1 unknown.
+        "lifetime_seconds": _lifetime_seconds(change),
+        "lifetime_text": _lifetime_text(change),
     }
+
+
+def _lifetime_seconds(change: Change) -> int:
+    v = change.evidence.get("credentialLifetimeMinutes")
+    return round(float(v) * 60) if isinstance(v, int | float) else -1
+
+
+def _lifetime_text(change: Change) -> str:
+    secs = _lifetime_seconds(change)
+    if secs < 0:
+        return "an unknown time"
+    return f"{secs} seconds" if secs < 120 else f"{secs / 60:.0f} minutes"
 
 
 @dataclass(frozen=True)

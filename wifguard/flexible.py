@@ -37,6 +37,7 @@ class FlexInfo:
     wildcard_repo: bool = False  # repository / project / workspace segment (WIF303)
     gitlab: bool = False
     constrains_ids: bool = False  # project_id, namespace_id or user_id is constrained (WIF304)
+    reaches: frozenset[str] = frozenset()  # subject kinds it can match: pull_request, branch, tag, plan
 
     @property
     def subject_patterns(self) -> tuple[str, ...]:
@@ -135,4 +136,33 @@ def analyse(text: str | None, issuer_provider: str = "unknown") -> FlexInfo:
     if gitlab and any(c.claim.lower() == "sub" and c.op == "matches" and c.value.startswith("project_id:")
                       and not _has_wild(c.value.split(":")[1]) for c in clauses):
         ids = True
-    return FlexInfo(True, clauses, "", owner_w, repo_w, gitlab, ids)
+    return FlexInfo(True, clauses, "", owner_w, repo_w, gitlab, ids, _reaches(clauses))
+
+
+def _reaches(clauses: tuple[Clause, ...]) -> frozenset[str]:
+    """Subject kinds (see :mod:`wifguard.reach`) that every ``sub`` clause can match.
+
+    Each clause is checked on its own (the conjunction can only match less), so this may claim a
+    kind that two clauses together exclude; it never misses one. No ``sub`` clause: nothing known.
+    """
+    from wifguard.reach import TEMPLATES, can_match
+    from wifguard.subjects import parse_subject
+
+    subs = [c for c in clauses if c.claim.lower() == "sub"]
+    if not subs:
+        return frozenset()
+    out: set[str] = set()
+    for kind in TEMPLATES:
+        ok = True
+        for c in subs:
+            if c.op == "matches":
+                ok = can_match(c.value, kind)
+            else:
+                info = parse_subject(c.value)
+                ok = (info.format == "github" and info.context == kind) or (
+                    kind == "plan" and info.format == "terraform" and info.run_phase in ("plan", ""))
+            if not ok:
+                break
+        if ok:
+            out.add(kind)
+    return frozenset(out)

@@ -1,7 +1,9 @@
 """Credential files for ``wifguard evaluate``: parsing, shape detection and source positions.
 
 A file holds a Graph FIC object, an ARM FIC resource, a trust document, a Graph application
-or ARM managed identity carrying ``federatedIdentityCredentials``, or a JSON list of those.
+or ARM managed identity carrying ``federatedIdentityCredentials``, or a JSON list of those. The
+list may also be a Graph or ARM list response ``{"value": [...]}`` (``az rest`` output), and ARM
+credentials may come flattened as ``az identity federated-credential list|show`` prints them.
 Objects remember where they start in the file so SARIF can point code scanning at the exact
 credential.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 import json
 import json.decoder
 import json.scanner
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -253,6 +256,35 @@ def _s(v: Any) -> str | None:
     return v if isinstance(v, str) and v else None
 
 
+_GRAPH_PARENT_RE = re.compile(r"applications\('([^']+)'\)/federatedIdentityCredentials", re.I)
+
+
+def _unwrap_list(data: Any) -> tuple[Any, str | None]:
+    """A Graph/ARM list response ``{"value": [...]}`` → its items, and the Graph parent app id
+    when ``@odata.context`` names it (``applications('<id>')/federatedIdentityCredentials``)."""
+    if isinstance(data, Mapping) and isinstance(data.get("value"), list) and not (
+            "issuer" in data or "properties" in data or "identity" in data):
+        m = _GRAPH_PARENT_RE.search(str(data.get("@odata.context") or ""))
+        return data["value"], (m.group(1) if m else None)
+    return data, None
+
+
+def _unflatten_arm(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``az identity federated-credential`` prints ARM credentials with the properties flattened
+    to the top level; put them back under ``properties`` (the position is kept for SARIF)."""
+    if isinstance(obj.get("properties"), Mapping) or "issuer" not in obj:
+        return obj
+    rtype = str(obj.get("type") or "").lower()
+    rid = str(obj.get("id") or "").lower()
+    if not (rtype.endswith("/federatedidentitycredentials") or "/providers/microsoft.managedidentity/" in rid):
+        return obj
+    props = {k: obj[k] for k in ("issuer", "subject", "audiences", "claimsMatchingExpression") if k in obj}
+    out = PosDict({k: v for k, v in obj.items() if k not in props})
+    out["properties"] = props
+    out.pos = obj.pos if isinstance(obj, PosDict) else 0
+    return out
+
+
 def load_file(path: Path, display: str | None = None) -> tuple[list[LoadedTrust], list[InputError]]:
     """Parse one file into trust contexts; problems are returned, never raised."""
     shown = display or str(path)
@@ -270,9 +302,11 @@ def load_file(path: Path, display: str | None = None) -> tuple[list[LoadedTrust]
         return [], [InputError(shown, f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")]
     except RecursionError:
         return [], [InputError(shown, "JSON nested too deeply")]
+    data, parent_app = _unwrap_list(data)
     items = data if isinstance(data, list) else [data]
     if isinstance(data, list) and not data:
         return [], [InputError(shown, "empty JSON list: no credential to evaluate")]
+    items = [_unflatten_arm(o) if isinstance(o, Mapping) else o for o in items]
     loaded: list[LoadedTrust] = []
     errors: list[InputError] = []
     bare: list[tuple[Any, str]] = []
@@ -298,7 +332,11 @@ def load_file(path: Path, display: str | None = None) -> tuple[list[LoadedTrust]
         except ModelError as exc:
             errors.append(InputError(shown, str(exc)))
     if bare:
-        loaded.insert(0, _bare(shown, text, bare))
+        trust = _bare(shown, text, bare)
+        if parent_app and trust.context.identity.kind is IdentityKind.APPLICATION:
+            ident = Identity(parent_app, trust.context.identity.name, IdentityKind.APPLICATION)
+            trust.context = TrustContext(ident, trust.context.credentials, (), None)
+        loaded.insert(0, trust)
     return loaded, errors
 
 

@@ -24,6 +24,8 @@ ENTRA_HOSTS = frozenset(
 )
 STS_HOSTS = frozenset({"sts.windows.net", "sts.chinacloudapi.cn"})
 AKS_HOST_RE = re.compile(r"^[a-z0-9-]+\.oic\.prod-aks\.azure\.com$")
+# Microsoft-hosted OIDC issuers of Azure Arc-enabled Kubernetes clusters (workload identity).
+ARC_HOST_RE = re.compile(r"^[a-z0-9-]+\.oic\.prod-arc\.azure\.com$")
 
 # Generic static, object or tunnel hosting: anyone can publish an OIDC discovery document and
 # JWKS there, which is how attacker-controlled issuers are usually hosted (WIF102).
@@ -55,6 +57,8 @@ HOSTING_EXACT = frozenset({"storage.googleapis.com"})
 _GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _ENTRA_PATH_RE = re.compile(rf"^/({_GUID})/v2\.0/?$")
 _STS_PATH_RE = re.compile(rf"^/({_GUID})/?$")
+# AKS and Arc issuers: /{tenant}/{cluster uuid}/ (older AKS issuers: /{cluster uuid}/, no tenant).
+_CLUSTER_TENANT_PATH_RE = re.compile(rf"^/({_GUID})/[^/]+/?$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +202,8 @@ class IssuerInfo:
     entra_tenant: str  # tenant id for Entra issuers, else ""
     problems: tuple[str, ...]
     github_enterprise: str  # enterprise slug for unique GitHub issuers, else ""
+    cluster_tenant: str = ""  # tenant segment of a Microsoft-hosted AKS/Arc issuer, else ""
+    cluster_host: str = ""  # aks | arc for Microsoft-hosted Kubernetes issuers, else ""
 
 
 @lru_cache(maxsize=65536)
@@ -217,8 +223,8 @@ def classify(issuer: str) -> IssuerInfo:
         provider = "gitlab"
     elif host in TERRAFORM_HOSTS:
         provider = "terraform"
-    elif AKS_HOST_RE.match(host):
-        provider = "aks"
+    elif AKS_HOST_RE.match(host) or ARC_HOST_RE.match(host):
+        provider = "aks"  # Kubernetes: AKS or Azure Arc, the same service-account subjects
     elif host == ADO_HOST:
         provider = "azure_devops"
     elif host == GOOGLE_HOST:
@@ -231,4 +237,11 @@ def classify(issuer: str) -> IssuerInfo:
         m = _STS_PATH_RE.match(path)
         if m:
             provider, entra_tenant = "entra", m.group(1).lower()
-    return IssuerInfo(provider, host, is_hosting_domain(host), entra_tenant, problems(issuer), enterprise)
+    cluster_tenant = cluster_host = ""
+    if provider == "aks":
+        cluster_host = "arc" if ARC_HOST_RE.match(host) else "aks"
+        m = _CLUSTER_TENANT_PATH_RE.match(path)
+        if m:
+            cluster_tenant = m.group(1).lower()
+    return IssuerInfo(provider, host, is_hosting_domain(host), entra_tenant, problems(issuer), enterprise,
+                      cluster_tenant, cluster_host)

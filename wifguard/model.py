@@ -115,6 +115,9 @@ class Identity:
     principal_id: str | None = None  # service principal object id (app) or principalId (UAMI)
     tags: Mapping[str, str] = field(default_factory=dict)
     resource_group_tags: Mapping[str, str] = field(default_factory=dict)
+    # A derived Graph type, e.g. ``agentIdentityBlueprint`` (inherits from application and holds
+    # federated credentials like one); None for a plain application or managed identity.
+    subtype: str | None = None
 
     @property
     def subscription_id(self) -> str | None:
@@ -125,7 +128,17 @@ class Identity:
         return None
 
     def to_ref(self) -> dict[str, str]:
-        return {"id": self.id, "name": self.name, "kind": self.kind.value}
+        ref = {"id": self.id, "name": self.name, "kind": self.kind.value}
+        if self.subtype:
+            ref["type"] = self.subtype
+        return ref
+
+
+def graph_subtype(obj: Mapping[str, Any]) -> str | None:
+    """``agentIdentityBlueprint`` for ``@odata.type: #microsoft.graph.agentIdentityBlueprint``;
+    None for a plain application (or no type)."""
+    t = str(obj.get("@odata.type") or "").rsplit(".", 1)[-1]
+    return t if t and t.lower() != "application" else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -419,7 +432,15 @@ class Finding:
             "fingerprint": self.fingerprint,
         }
         if self.evidence:
-            out["evidence"] = dict(self.evidence)
+            # `evidence: event` marks a finding made from an event's copy of the credential
+            # (the live read found nothing); the rest says which event and why.
+            detail = dict(self.evidence)
+            basis = detail.pop("basis", None)
+            if basis is not None:
+                out["evidence"] = basis
+                out["evidence_detail"] = detail
+            else:
+                out["evidence"] = detail
         return out
 
 

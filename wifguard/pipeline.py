@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from handlers.base import Decoded
+from wifguard import evidence
 from wifguard.engine import Engine, Evaluation
 from wifguard.inventory.connection import Connection
 from wifguard.inventory.permissions import PermissionDenied
@@ -56,6 +57,13 @@ class RunResult:
     recorded: dict[str, int] = field(default_factory=lambda: {"new": 0, "updated": 0, "reopened": 0,
                                                                 "resolved": 0, "exempted": 0})
     errors: list[str] = field(default_factory=list)
+    # Per event id: what was evaluated from the event's evidence, or why nothing was.
+    notes: dict[str, list[str]] = field(default_factory=dict)
+
+    def note(self, event_id: str, text: str) -> None:
+        notes = self.notes.setdefault(event_id, [])
+        if text not in notes:
+            notes.append(text)
 
     def add_record(self, r: RecordResult) -> None:
         for k, v in r.counts().items():
@@ -211,7 +219,8 @@ class Responder:
             return EventResult(d.id, "duplicate", "already processed", d.source)
         try:
             await self._process(d.changes, result, prefetched or {})
-            return EventResult(d.id, "processed", _describe(d.changes), d.source)
+            reason = "; ".join([_describe(d.changes), *result.notes.get(d.id, [])])
+            return EventResult(d.id, "processed", reason, d.source)
         except Exception as exc:
             log.exception("processing %s failed", d.id)
             reason = f"processing failed: {type(exc).__name__}: {str(exc)[:300]}"
@@ -268,6 +277,7 @@ class Responder:
     async def _process_identity(self, changes: list[Change], result: RunResult,
                                 prefetched: Mapping[str, TrustContext | None] | None = None) -> None:
         errors: list[str] = []
+        changes = await self._with_trail(changes, result)
         first = changes[0]
         pre_id = first.identity_id or ""
         if prefetched and pre_id in prefetched and first.identity_kind is IdentityKind.APPLICATION \
@@ -288,10 +298,84 @@ class Responder:
             for ident_id in ids:  # the identity is gone: nothing of it is risky any more
                 r = await self.store.record(ident_id, [], scope=EvaluationScope.whole_identity())
                 result.add_record(r)
+            await self.respond_from_evidence(changes, None, result)
             return
         evaluations = [self.engine.evaluate(ctx, change=c) for c in changes
                        if c.kind is not ChangeKind.IDENTITY] or [self.engine.evaluate(ctx)]
         await self.respond(ctx, evaluations, result, tenant_rules_ran=False)
+        await self.respond_from_evidence(changes, ctx, result)
+
+    # -- evidence that outlives the identity (wifguard/evidence.py) --------------------------------
+    async def _with_trail(self, changes: list[Change], result: RunResult) -> list[Change]:
+        """Note additions and removals in the credential trail; a credential both added and
+        removed gets its lifetime in the change's evidence (WIF703)."""
+        out: list[Change] = []
+        for c in changes:
+            ev = evidence.trail_event(c)
+            if ev is None:
+                out.append(c)
+                continue
+            what, name, when = ev
+            try:
+                added, removed = await self.store.trail.note(c.identity_id or "", name, what, when)
+            except Exception as exc:  # the trail is a fact for one rule: never lose the event for it
+                result.errors.append(f"{c.event_id}: credential trail not updated: {exc}")
+                out.append(c)
+                continue
+            out.append(evidence.with_lifetime(c, evidence.lifetime_minutes(added, removed)))
+        return out
+
+    async def respond_from_evidence(self, changes: Sequence[Change], live: TrustContext | None,
+                                    result: RunResult) -> None:
+        """Evaluate what the live read cannot show, as the event carries it (``evidence: event``):
+        the whole change when the identity is gone, else the credentials it no longer holds.
+        Recorded like change findings (never resolved by a live read); notified, not quarantined."""
+        pairs = evidence.evidence_credentials(changes, live)
+        credential_changes = [c for c in changes if c.kind not in (
+            ChangeKind.IDENTITY, ChangeKind.ROLE_ASSIGNMENT_WRITTEN, ChangeKind.ROLE_ASSIGNMENT_REMOVED)]
+        if live is None and not credential_changes:
+            for c in changes:
+                result.note(c.event_id, "identity not found live and the event carries no credential: "
+                                        "nothing to evaluate")
+            return
+        findings: list[Finding] = []
+        ctx: TrustContext | None = None
+        if live is None:
+            for c in credential_changes:
+                creds = [cred for ch, cred in pairs if ch is c]
+                ctx = evidence.evidence_context(c, creds, None)
+                label = f"{c.identity_kind.value if c.identity_kind else 'identity'} {c.identity_id!r}"
+                if creds or c.kind is ChangeKind.CREDENTIAL_REMOVED:
+                    why = f"{label} could not be read live (not found)"
+                    findings += evidence.mark(self.engine.evaluate(ctx, change=c).findings, c, why)
+                    result.note(c.event_id, f"evaluated from the event's evidence: {why}")
+                else:
+                    result.note(c.event_id, f"{label} not found live and the event carries no credential "
+                                            "that grants access: nothing to evaluate")
+        else:
+            live_names = {x.name.lower() for x in live.credentials}
+            for c in credential_changes:
+                gone = c.credential_name and c.credential_name.lower() not in live_names
+                if c.kind is ChangeKind.CREDENTIAL_WRITTEN and c.new_credential is None and gone:
+                    # Event Grid carries no request body: nothing of the credential is left to judge.
+                    result.note(c.event_id, f"credential {c.credential_name!r} is no longer on "
+                                            f"{live.identity.name!r} and the event carries no copy of it: "
+                                            "nothing to evaluate")
+            for c, cred in pairs:
+                ctx = evidence.evidence_context(c, [cred], live)
+                why = f"credential {cred.name!r} is no longer on {live.identity.name!r} (removed before the event " \
+                      "was handled)"
+                ev = self.engine.evaluate(ctx)
+                findings += evidence.mark([f for f in ev.findings if f.credential is not None], c, why)
+                result.note(c.event_id, f"evaluated from the event's evidence: {why}")
+        if ctx is None or not findings:
+            return
+        findings = list({f.fingerprint: f for f in findings}.values())
+        rec = await self.store.record(ctx.identity.id, findings, scope=EvaluationScope.nothing())
+        result.add_record(rec)
+        result.findings += findings
+        if rec.to_notify:
+            await self.notify(ctx, [r.to_finding() for r in rec.to_notify], result)
 
     # -- record, notify, quarantine ---------------------------------------------------------------
     @property

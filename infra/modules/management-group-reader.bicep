@@ -1,5 +1,7 @@
 // Reader for the app identity on a management group, so the sweep can read role assignments made
-// at management-group scope (no subscription event announces them). Separate deployment:
+// at management-group scope (no subscription event announces them). The sweep reads only the
+// management groups listed in WIFGUARD_MANAGEMENT_GROUPS (the tenant root group's name is the
+// tenant id): list one here once this grant exists, never before. Separate deployment:
 //   az deployment mg create --management-group-id <mg> --location <region> \
 //     --template-file infra/modules/management-group-reader.bicep --parameters principalId=<id>
 targetScope = 'managementGroup'

@@ -26,9 +26,10 @@ from wifguard.rules import RuleError
 # The catalogue: every rule id with its default severity (rules-catalogue.md).
 CATALOGUE = {
     "WIF101": "high", "WIF102": "critical", "WIF103": "high", "WIF104": "high", "WIF105": "high",
-    "WIF106": "medium",
+    "WIF106": "medium", "WIF107": "critical",
     "WIF201": "high", "WIF202": "critical", "WIF203": "medium", "WIF204": "high", "WIF205": "low",
     "WIF206": "medium", "WIF207": "high", "WIF208": "high", "WIF209": "low",
+    "WIF210": "high", "WIF211": "high",
     "WIF301": "low", "WIF302": "critical", "WIF303": "high", "WIF304": "medium",
     "WIF401": "medium",
     "WIF501": "low", "WIF502": "info", "WIF503": "medium", "WIF504": "medium",
@@ -49,7 +50,9 @@ def test_shipped_default_config_matches_the_catalogue() -> None:
     assert set(cfg.allowed_issuers) == {
         "https://token.actions.githubusercontent.com", "https://gitlab.com", "https://app.terraform.io",
         "https://app.eu.terraform.io", "https://vstoken.dev.azure.com/*", "https://*.oic.prod-aks.azure.com/*",
-        "https://*.oic.prod-aks.azure.com/*/*", "https://accounts.google.com",
+        # AKS/Arc of the home tenant only: the shipped defaults trust no other tenant's clusters.
+        "https://*.oic.prod-aks.azure.com/{home_tenant_id}/*", "https://*.oic.prod-arc.azure.com/{home_tenant_id}/*",
+        "https://accounts.google.com",
         "https://login.microsoftonline.com/{home_tenant_id}/v2.0",
     }
     assert set(cfg.allowed_audiences) == {"api://AzureADTokenExchange", "api://AzureADTokenExchangeUSGov",
@@ -57,6 +60,7 @@ def test_shipped_default_config_matches_the_catalogue() -> None:
     assert len({g.lower() for g in cfg.privileged_roles}) == 13
     assert set(cfg.kubernetes.disallowed_namespaces) == {"default", "kube-system", "kube-public"}
     assert cfg.github.allowed_owners == () and cfg.azure_devops.allowed_organizations == ()
+    assert cfg.gitlab.allowed_groups == () and cfg.terraform_cloud.allowed_organizations == ()
 
 
 # -- overrides --------------------------------------------------------------------------------

@@ -242,9 +242,8 @@ def test_wif604_not_below_root(scope: str) -> None:
     ("guid", "definitions"),
     [
         (MI_CONTRIBUTOR, {}),
-        (RBAC_ADMIN, {}),
         (KV_DATA_ACCESS_ADMIN, {}),  # roleAssignments/write
-        (UAA, {}),
+        # (UAA and RBAC Administrator without a condition are WIF603, which says it: see below.)
         (OWNER, {}),  # actions `*` match role-assignment writes
         (CONTRIBUTOR, {}),  # actions `*` minus notActions still match the FIC write action
         (CUSTOM, {CUSTOM: custom_role(CUSTOM, ["Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials/write"])}),
@@ -259,6 +258,13 @@ def test_wif605_can_write_credentials_or_role_assignments(guid: str, definitions
     f = one(evaluate(c), "WIF605")
     assert f.severity.label == "high"
     assert_finding(f, c.identity, role_assignment=ra, offending=scope)
+
+
+@pytest.mark.parametrize("guid", [UAA, RBAC_ADMIN])
+def test_wif605_access_admin_with_a_condition(guid: str) -> None:
+    """With an ABAC condition WIF603 is quiet, and the write right is still WIF605."""
+    ev = ev_roles(role(guid, RG_SCOPE, condition="@Resource[x] StringEquals 'y'"))
+    assert "WIF605" in rule_ids(ev) and "WIF603" not in rule_ids(ev)
 
 
 @pytest.mark.parametrize("guid", [READER, KV_SECRETS_OFFICER, STORAGE_BLOB_DATA_OWNER, AKS_CLUSTER_ADMIN])

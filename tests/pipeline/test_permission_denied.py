@@ -156,3 +156,19 @@ def test_cli_sweep_fails_with_the_permission(tmp_path: Path) -> None:
     assert out.returncode == 2
     assert "Application.Read.All" in out.stderr and "GET /servicePrincipals" in out.stderr
     assert out.stdout.strip() == "", "no findings from a partial view"
+
+
+async def test_management_groups_are_read_only_when_listed(sim: SimTenant) -> None:
+    """Reader on a management group (the tenant root included) is a separate, optional grant:
+    without it listed, no sweep touches a management group, so nothing fails on every run."""
+    from pipeline_helpers import TENANT
+
+    sim.set_simulation(denied=["arm GET /providers/microsoft.management/*"])
+    sim.reset_stats()
+    rep = await _sweep(sim)
+    assert rep.errors == []
+    assert not [r for r in sim.stats()["routes"] if "managementgroups" in r]
+    # Listed but not granted: that is a missing permission, and it says which.
+    async with Inventory(Connection.from_sim(sim, subscriptions=(SUB,), management_groups=(TENANT,))) as inv:
+        with pytest.raises(PermissionDenied, match=r"Microsoft\.Authorization/roleAssignments/read"):
+            await inv.sweep()

@@ -117,7 +117,8 @@ async def test_service_principals_users_and_get_by_ids(sim: SimTenant) -> None:
         users = await c.get(f"{sim.graph_url}/v1.0/users", params={"$top": "999"})
         upn = await c.get(f"{sim.graph_url}/v1.0/users/user3@contoso.com")
         objs = await c.post(f"{sim.graph_url}/v1.0/directoryObjects/getByIds",
-                            json={"ids": [sp_id, "cccccccc-0000-0000-0000-000000000001", "nope"]})
+                            json={"ids": [sp_id, "cccccccc-0000-0000-0000-000000000001",
+                                          "dddddddd-0000-4000-8000-000000000009"]})  # unknown GUID: left out
     assert [s["id"] for s in sps.json()["value"]] == [sp_id]
     assert len(mi.json()["value"]) == 5  # one per user-assigned identity
     assert sp.json()["appId"] == APP_APPID

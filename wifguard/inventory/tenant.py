@@ -13,6 +13,7 @@ a partial view (an unreadable owner list or role listing would silently drop fin
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ from wifguard.model import (
     RoleAssignment,
     RoleDefinition,
     TrustContext,
+    graph_subtype,
 )
 from wifguard.roles import definition_from_arm
 
@@ -170,6 +172,10 @@ class Inventory:
                                   errors: list[str] | None = None) -> TrustContext | None:
         """Re-read an app registration live; None when it no longer exists."""
         errors = errors if errors is not None else []
+        if not _is_guid(object_id or app_id):
+            # Graph answers 400 Request_BadRequest for an id that is not a GUID (a redacted
+            # "[REMOVED]" in a published record): no such object can exist.
+            return None
         select = "$select=id,appId,displayName&$expand=federatedIdentityCredentials"
         path = f"/applications/{object_id}" if object_id else f"/applications(appId='{app_id}')"
         res = await self.graph.batch([
@@ -189,7 +195,7 @@ class Inventory:
             owners = tuple(Owner.from_graph(o) for o in res["owners"]["body"].get("value", []))
         sp_id = await self._service_principal_of(body["appId"])
         ident = Identity(body["id"], body.get("displayName") or body["id"], IdentityKind.APPLICATION,
-                         app_id=body.get("appId"), principal_id=sp_id)
+                         app_id=body.get("appId"), principal_id=sp_id, subtype=graph_subtype(body))
         creds = _credentials(body.get("federatedIdentityCredentials", []), False, errors, ident.name)
         ras = await self._assignments_of(sp_id, errors) if sp_id else []
         defs = await self._definitions_for(ras, errors)
@@ -201,7 +207,9 @@ class Inventory:
         service principals, and one role-assignment listing per subscription instead of one per
         principal. None for apps that no longer exist."""
         errors = errors if errors is not None else []
-        ids = list(dict.fromkeys(i for i in object_ids if i))
+        wanted = list(dict.fromkeys(i for i in object_ids if i))
+        ids = [i for i in wanted if _is_guid(i)]
+        out: dict[str, TrustContext | None] = dict.fromkeys((i for i in wanted if not _is_guid(i)), None)
         select = "$select=id,appId,displayName&$expand=federatedIdentityCredentials"
         reqs: list[dict[str, Any]] = []
         for n, oid in enumerate(ids):
@@ -210,7 +218,6 @@ class Inventory:
                          "url": f"/applications/{oid}/owners?$select={OWNER_SELECT}&$top=999"})
         res = await self.graph.batch(reqs)
         bodies: dict[int, dict[str, Any]] = {}
-        out: dict[str, TrustContext | None] = {}
         for n, oid in enumerate(ids):
             app = res.get(f"a{n}", {"status": 0})
             raise_for_denied(app, "GET", f"/applications/{oid}")
@@ -237,7 +244,7 @@ class Inventory:
         for n, body in bodies.items():
             sp_id = sps.get(n)
             ident = Identity(body["id"], body.get("displayName") or body["id"], IdentityKind.APPLICATION,
-                             app_id=body.get("appId"), principal_id=sp_id)
+                             app_id=body.get("appId"), principal_id=sp_id, subtype=graph_subtype(body))
             creds = _credentials(body.get("federatedIdentityCredentials", []), False, errors, ident.name)
             ores = res.get(f"o{n}", {"status": 0})
             owners = tuple(Owner.from_graph(o) for o in (ores.get("body") or {}).get("value", [])) \
@@ -316,6 +323,8 @@ class Inventory:
     async def principal_context(self, principal_id: str, *, errors: list[str] | None = None) -> TrustContext | None:
         """The identity behind a role assignment's principal (app service principal or UAMI)."""
         errors = errors if errors is not None else []
+        if not _is_guid(principal_id):
+            return None  # not an object id (Graph: 400 Request_BadRequest): no such principal
         try:
             sp = await self.graph.get(
                 f"/servicePrincipals/{principal_id}?$select=id,appId,servicePrincipalType,alternativeNames")
@@ -367,7 +376,7 @@ class Inventory:
         for app in apps:
             sp_id = sp_of_app.get(str(app.get("appId", "")).lower())
             ident = Identity(app["id"], app.get("displayName") or app["id"], IdentityKind.APPLICATION,
-                             app_id=app.get("appId"), principal_id=sp_id)
+                             app_id=app.get("appId"), principal_id=sp_id, subtype=graph_subtype(app))
             creds = _credentials(app.get("federatedIdentityCredentials") or [], False, errors, ident.name)
             ras = tuple(by_principal.get(sp_id.lower(), [])) if sp_id else ()
             ctx = TrustContext(ident, creds, ras, owners.get(app["id"].lower()), defs)
@@ -579,3 +588,10 @@ class CredentialWriter:
                 "POST", f"/applications/{identity.id}/federatedIdentityCredentials", credential.to_graph())
             return dict(data or {})
         return await self.inv.arm.put_credential(identity.id, credential.name, credential.to_arm_properties())
+
+
+_GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def _is_guid(value: str | None) -> bool:
+    return bool(value and _GUID_RE.match(value))

@@ -15,6 +15,7 @@ from typing import Any
 from .errors import SimError
 from .state import RA_MARKER, Tenant, _norm_scope, uami_resource_id
 from .stats import Stats
+from .strict import check_arm_api_version, uami_view
 from .throttle import TokenBucket, retry_after_seconds
 from .wire import Req, Resp, decode_skiptoken, encode_skiptoken, next_link
 
@@ -85,6 +86,7 @@ class ArmApi:
             if "api-version" not in req.query:
                 raise SimError(400, "MissingApiVersionParameter",
                                "The api-version query parameter (?api-version=) is required for all requests.")
+            check_arm_api_version(low, req.query.get("api-version", ""))
             resp = await self._route(req, parts, low)
         except SimError as err:
             resp = Resp(err.status, arm_error_body(err), dict(err.headers))
@@ -161,7 +163,8 @@ class ArmApi:
             if rg is not None:
                 rg_l = f"/resourcegroups/{rg['name'].lower()}/"
                 keys = [k for k in keys if rg_l in k]
-            return self._page(req, [self.t.uamis[k] for k in keys], self.t.sim.arm_page_size)
+            version = req.query.get("api-version", "")
+            return self._page(req, [uami_view(self.t.uamis[k], version) for k in keys], self.t.sim.arm_page_size)
         ukey = self._uami_key(sub, rg, rest[0])
         uami = self.t.uamis.get(ukey) if ukey else None
         if uami is None:
@@ -171,7 +174,7 @@ class ArmApi:
                            "go to https://aka.ms/ARMResourceNotFoundFix")
         if len(rest) == 1:
             if m == "GET":
-                return Resp(200, uami)
+                return Resp(200, uami_view(uami, req.query.get("api-version", "")))
             raise _method_not_allowed()
         if rest_low[1] != "federatedidentitycredentials" or len(rest) > 3:
             raise SimError(404, "InvalidResourceType", f"The resource type could not be found for '{req.path}'.")

@@ -23,6 +23,7 @@ from .faults import FaultInjector
 from .odata import parse_expand, parse_filter, parse_select
 from .state import Tenant
 from .stats import Stats
+from .strict import require_object_id
 from .throttle import TokenBucket, graph_cost, retry_after_seconds
 from .wire import Req, Resp, decode_skiptoken, encode_skiptoken, next_link
 
@@ -112,6 +113,8 @@ class GraphApi:
                                   self._app_resolver)
             raise _method_not_allowed()
         if am:
+            if am.group("id") is not None:
+                require_object_id(am.group("id"))
             key = self._app_key(am.group("id"), am.group("appid"))
             rest = am.group("rest") or ""
             return self._app_item(req, key, rest)
@@ -121,6 +124,7 @@ class GraphApi:
         sm = _SP_RE.match(path)
         if sm and m == "GET":
             if sm.group("id"):
+                require_object_id(sm.group("id"))
                 key = sm.group("id").lower()
             else:
                 key = self.t.sp_by_appid.get((sm.group("appid") or "").lower(), "")
@@ -230,7 +234,9 @@ class GraphApi:
     def _render_app(self, key: str, app: dict[str, Any], req: Req) -> dict[str, Any]:
         select = parse_select(req.query.get("$select"))
         expand = _cached_expand(req)
-        obj = _project(app, select) if select else dict(app)
+        # Derived types (agentIdentityBlueprint inherits from application) carry their
+        # @odata.type in a base-type collection, as Graph does.
+        obj = _project(app, select, keep_type=True) if select else dict(app)
         if "federatedIdentityCredentials" in expand:
             fsel = expand["federatedIdentityCredentials"]
             obj["federatedIdentityCredentials"] = [_project(self._fic_view(f, req.version), fsel)
@@ -312,6 +318,8 @@ class GraphApi:
             raise SimError(400, "Request_BadRequest", "The 'ids' property is required.")
         if len(ids) > 1000:
             raise SimError(400, "Request_BadRequest", "Too many ids: at most 1000 are allowed.")
+        for i in ids:
+            require_object_id(str(i))
         types = {str(t).lower() for t in body.get("types") or []}
         out = []
         for oid in ids:

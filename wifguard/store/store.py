@@ -13,6 +13,8 @@ Tables (``{prefix}`` defaults to ``wifguard``):
     parked payloads: PartitionKey = encoded source, RowKey = time + uuid.
 ``{prefix}backups``
     quarantine backups: PartitionKey = ``backup``, RowKey = encoded backup id.
+``{prefix}trail``
+    when each credential was last added and removed (WIF703; ``wifguard/store/trail.py``).
 ``{prefix}actions``
     append-only action log: PartitionKey = ``YYYY-MM``, RowKey = ISO time (µs) + uuid, so rows
     sort by time; rows are only ever inserted.
@@ -261,6 +263,9 @@ class Store:
         self._last_action_ts: datetime | None = None
         self._action_lock = asyncio.Lock()
         self._closed = False
+        from wifguard.store.trail import CredentialTrail
+
+        self.trail = CredentialTrail(tables, prefix)
 
     # -- construction and lifetime ---------------------------------------------------------
 
@@ -327,6 +332,7 @@ class Store:
             self.actions_table,
         ):
             await self._tables.create_table_if_not_exists(name)
+        await self.trail.ensure()
         if self._blobs is not None:
             try:
                 await self._blobs.create_container(self.rejected_container)
@@ -341,6 +347,7 @@ class Store:
         self._closed = True
         for client in (self._findings, self._events, self._rejected, self._backups, self._actions):
             await client.close()
+        await self.trail.aclose()
         await self._tables.close()
         if self._blobs is not None:
             await self._blobs.close()
@@ -422,6 +429,8 @@ class Store:
                 if not scope.covers(str(prev.get("rule_id", "")), _str_or_none(prev.get("credential_name")),
                                     _str_or_none(prev.get("role_assignment_id"))):
                     continue
+                if '"basis": "event"' in str(prev.get("evidence") or ""):
+                    continue  # made from an event's copy (evidence: event): like change findings, kept
                 entity = _props(prev)
                 entity.update(status=FindingStatus.RESOLVED.value, resolved_at=now, status_changed_at=now,
                               status_by="record", notify_pending=False)
