@@ -147,7 +147,8 @@ def flex_vars(expression: str | None, provider: str) -> Vars:
     if expression is None:
         return {"present": False, "valid": False, "wildcard_owner": False, "wildcard_repo": False,
                 "gitlab": False, "constrains_ids": False, "patterns": (), "error": "",
-                "can_pull_request": False, "can_branch_or_tag": False, "can_plan": False}
+                "can_pull_request": False, "can_branch_or_tag": False, "can_plan": False,
+                "github_owners_lc": (), "gitlab_paths_lc": (), "tfc_organizations_lc": ()}
     f = flexible.analyse(expression, provider)
     return {
         "present": True,
@@ -162,6 +163,10 @@ def flex_vars(expression: str | None, provider: str) -> Vars:
         "can_pull_request": "pull_request" in f.reaches,
         "can_branch_or_tag": bool({"branch", "tag"} & f.reaches),
         "can_plan": "plan" in f.reaches,
+        # Owners the expression names (WIF201/WIF210/WIF211 for flexible credentials).
+        "github_owners_lc": tuple(o.lower() for o in f.github_owners),
+        "gitlab_paths_lc": tuple(p.lower() for p in f.gitlab_paths),
+        "tfc_organizations_lc": tuple(o.lower() for o in f.tfc_organizations),
     }
 
 

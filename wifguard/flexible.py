@@ -38,6 +38,10 @@ class FlexInfo:
     gitlab: bool = False
     constrains_ids: bool = False  # project_id, namespace_id or user_id is constrained (WIF304)
     reaches: frozenset[str] = frozenset()  # subject kinds it can match: pull_request, branch, tag, plan
+    # Fixed (wildcard-free) owners the sub patterns name, for the allow-lists (WIF201/210/211).
+    github_owners: tuple[str, ...] = ()
+    gitlab_paths: tuple[str, ...] = ()
+    tfc_organizations: tuple[str, ...] = ()
 
     @property
     def subject_patterns(self) -> tuple[str, ...]:
@@ -136,7 +140,33 @@ def analyse(text: str | None, issuer_provider: str = "unknown") -> FlexInfo:
     if gitlab and any(c.claim.lower() == "sub" and c.op == "matches" and c.value.startswith("project_id:")
                       and not _has_wild(c.value.split(":")[1]) for c in clauses):
         ids = True
-    return FlexInfo(True, clauses, "", owner_w, repo_w, gitlab, ids, _reaches(clauses))
+    return FlexInfo(True, clauses, "", owner_w, repo_w, gitlab, ids, _reaches(clauses), *_named_owners(clauses))
+
+
+def _named_owners(clauses: tuple[Clause, ...]) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """(GitHub owners, GitLab project paths, Terraform Cloud organisations) named by ``sub`` clauses,
+    where that segment has no wildcard (a wildcard there is WIF302's business)."""
+    owners: list[str] = []
+    paths: list[str] = []
+    orgs: list[str] = []
+    for c in clauses:
+        if c.claim.lower() != "sub":
+            continue
+        v = c.value
+        if v.startswith("repo:"):
+            owner = re.split(r"[/:@]", v[5:], maxsplit=1)[0]
+            if owner and not _has_wild(owner):
+                owners.append(owner)
+        elif v.startswith("project_path:"):
+            path = v[len("project_path:"):].split(":", 1)[0]
+            group = path.split("/", 1)[0]
+            if group and not _has_wild(group):
+                paths.append(path)
+        elif v.startswith("organization:"):
+            org = v.split(":")[1] if v.count(":") >= 1 else ""
+            if org and not _has_wild(org):
+                orgs.append(org)
+    return tuple(owners), tuple(paths), tuple(orgs)
 
 
 def _reaches(clauses: tuple[Clause, ...]) -> frozenset[str]:

@@ -182,7 +182,7 @@ def test_wif211_terraform_organisation_not_allowed() -> None:
     eng = engine(terraform_cloud={"allowed_organizations": ["contoso"]})
     cred = graph_fic(issuer=TFC, subject=TF.format("evil"))
     f = one(evaluate(ctx(cred), eng), "WIF211")
-    assert f.severity.label == "high" and "'evil'" in f.message
+    assert f.severity.label == "high" and "organization:evil:" in f.message
     assert "WIF211" not in rule_ids(evaluate(ctx(graph_fic(issuer=TFC, subject=TF.format("Contoso"))), eng))
     assert "WIF211" not in rule_ids(evaluate(ctx(cred)))  # empty list: off
 
@@ -219,3 +219,20 @@ def test_home_tenant_given_in_upper_case_still_allows_its_clusters() -> None:
     ids = rule_ids(evaluate(ctx(arm_fic(issuer=ARC_HOME, subject=K8S_SUBJECT), kind=IdentityKind.MANAGED_IDENTITY),
                             eng))
     assert not {"WIF101", "WIF107"} & ids
+
+
+# -- the allow-lists also see what a flexible credential names ---------------------------------------
+@pytest.mark.parametrize(("rule", "issuer", "expr", "overrides"), [
+    ("WIF201", GH, "claims['sub'] matches 'repo:evil/*:environment:prod'", {"github": {"allowed_owners": ["contoso"]}}),
+    ("WIF210", GITLAB, "claims['sub'] matches 'project_path:evil/app:*' and claims['project_id'] eq '42'",
+     {"gitlab": {"allowed_groups": ["contoso"]}}),
+    ("WIF211", TFC, "claims['sub'] matches 'organization:evil:project:*:workspace:*:run_phase:apply'",
+     {"terraform_cloud": {"allowed_organizations": ["contoso"]}}),
+])
+def test_allow_lists_fire_on_a_flexible_expression_naming_another_owner(rule: str, issuer: str, expr: str,
+                                                                        overrides: dict) -> None:
+    cred = flex(expr, issuer=issuer)
+    f = one(evaluate(ctx(cred), engine(**overrides)), rule)
+    assert "evil" in f.message and "expression" in f.message
+    allowed = flex(expr.replace("evil", "contoso"), issuer=issuer)
+    assert rule not in rule_ids(evaluate(ctx(allowed), engine(**overrides)))
