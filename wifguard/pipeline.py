@@ -10,6 +10,7 @@ worker (engine, inventory, store, notifier) and is created once and reused.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +33,8 @@ RECORD_CONCURRENCY = 16
 EVENT_CONCURRENCY = 16
 PREFETCH_MIN = 4  # below this, per-identity reads (filtered by principal) are cheaper
 COMPOSED_CHANNELS = ("teams", "slack")
+# True while a batch of trigger payloads is processed (notices then say they came from an event).
+_EVENT_PATH: contextvars.ContextVar[bool] = contextvars.ContextVar("wifguard_event_path", default=False)
 REPORT_PROFILES = 25  # riskiest identities whose owners and privilege the sweep summary keeps
 
 
@@ -160,7 +163,11 @@ class Responder:
                 for i in indexes:
                     slots[i] = await self._one(decoded[i], result, prefetched, claims)
 
-        await asyncio.gather(*(lane(ix) for ix in lanes.values()))
+        token = _EVENT_PATH.set(True)  # the lanes' tasks copy this context
+        try:
+            await asyncio.gather(*(lane(ix) for ix in lanes.values()))
+        finally:
+            _EVENT_PATH.reset(token)
         result.events += [e for e in slots if e is not None]
         return result
 
@@ -425,7 +432,8 @@ class Responder:
         privileges = privileges_of(ctx, frozenset(g.lower() for g in self.engine.config.privileged_roles))
         notices = [Notice(f, ctx.owners or (), self.tenant_id, kind, identity=ctx.identity,
                           restore_hint=restore_hint, owners_known=ctx.owners is not None,
-                          privileges=privileges) for f in findings]
+                          privileges=privileges, source="event" if _EVENT_PATH.get() else "")
+                   for f in findings]
         deliveries = await notifier.notify(notices) if self.notify_config.channels else []
         by_fp: dict[str, list[Any]] = {}
         for d in deliveries:

@@ -66,6 +66,8 @@ def test_grouping_and_digest_settings() -> None:
     })
     assert cfg.grouping == "finding" and cfg.digest.channels == ("t",) and cfg.digest.top == 3
     assert NotifyConfig.from_mapping({}).grouping == "identity" and NotifyConfig.from_mapping({}).digest.enabled
+    floor = NotifyConfig.from_mapping({"digest": {"immediate_min_severity": "High"}}).digest.immediate_min_severity
+    assert floor is Severity.HIGH
     with pytest.raises(NotifyConfigError) as e:
         NotifyConfig.from_mapping({"grouping": "channel", "digest": {"enabled": "yes", "report_url": "http://x",
                                                                     "channels": ["nope"], "colour": 1}})

@@ -114,3 +114,24 @@ async def test_event_replay_groups_per_identity(demo: Any) -> None:
         per_identity = Counter(ident(m) for m in hooks.received[channel])
         assert "digest" not in per_identity  # digests come from sweeps only
         assert all(n == 1 for n in per_identity.values()), per_identity
+
+
+async def test_event_findings_below_the_floor_wait_for_the_digest(demo: Any) -> None:
+    import dataclasses
+
+    from wifguard.model import Severity
+    from wifguard.runtime import process_audit_bodies
+
+    r, hooks, _ = demo
+    r.notify_config = dataclasses.replace(
+        r.notify_config, digest=dataclasses.replace(r.notify_config.digest, immediate_min_severity=Severity.CRITICAL))
+    r.notifier().config = r.notify_config
+    result = await process_audit_bodies(r, [AUDIT.read_bytes()])
+    assert {f.severity for f in result.findings} - {Severity.CRITICAL}, "expected findings below critical"
+    told = {json.dumps(m) for ms in hooks.received.values() for m in ms}
+    for f in result.findings:
+        if f.severity < Severity.CRITICAL:
+            assert not any(f.fingerprint in t for t in told)
+    assert all(m["text"].startswith("CRITICAL") for m in hooks.received["slack"])
+    # They are still recorded as notified (nothing left pending to send one by one later).
+    assert await r.store.pending_notifications() == []

@@ -36,6 +36,8 @@ settings / environment variables, which in Azure are Key Vault references)::
         channels: [secops-teams]           # default: every teams and slack channel
         top: 5                             # riskiest identities listed
         report_url: https://...            # optional link to the published report
+        immediate_min_severity: high       # optional: new findings from events below this get no
+                                           #   chat message of their own (the next digest counts them)
       slack_users:                         # optional: owners' Slack member ids, pinged in messages
         alice@contoso.com: U012ABCDEF      #   keyed by UPN, mail or object id (case-insensitive)
       slack_token_setting: WIFGUARD_SLACK_BOT_TOKEN  # optional: look owners up by mail
@@ -128,6 +130,7 @@ class DigestConfig:
     channels: tuple[str, ...] | None = None  # None: every Teams and Slack channel
     top: int = 5
     report_url: str | None = None
+    immediate_min_severity: Severity | None = None
 
 
 GROUPINGS = ("identity", "finding")
@@ -386,7 +389,7 @@ class _Parser:
         )
 
     def digest(self, value: Any, where: str, known: Mapping[str, Any], all_names: set[str]) -> DigestConfig:
-        d = self.mapping(value, where, {"enabled", "channels", "top", "report_url"})
+        d = self.mapping(value, where, {"enabled", "channels", "top", "report_url", "immediate_min_severity"})
         enabled = d.get("enabled", True)
         if not isinstance(enabled, bool):
             self.err(f"{where}.enabled", f"must be true or false (got {enabled!r})")
@@ -398,7 +401,8 @@ class _Parser:
         if url is not None and (not isinstance(url, str) or not url.startswith("https://")):
             self.err(f"{where}.report_url", f"must be an https URL (got {url!r})")
             url = None
-        return DigestConfig(bool(enabled), channels, int(top), url)
+        immediate = self.severity(d.get("immediate_min_severity"), f"{where}.immediate_min_severity")
+        return DigestConfig(bool(enabled), channels, int(top), url, immediate)
 
     def slack_users(self, value: Any, where: str) -> dict[str, str]:
         if value is None:

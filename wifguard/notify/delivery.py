@@ -443,12 +443,19 @@ class Notifier:
             for name in self.route(n):
                 ch = self.config.channels.get(name)
                 chat = ch is not None and ch.type in (ChannelType.TEAMS, ChannelType.SLACK)
+                if chat and self._digest_only(n):
+                    continue  # counted by the next sweep's digest instead
                 groupable = (self.config.grouping == "identity" and chat
                              and n.kind in (NoticeKind.NEW, NoticeKind.REMINDER))
                 key = (name, n.identity_ref.get("id", "").lower(), n.kind.value, -1 if groupable else i)
                 groups.setdefault(key, []).append(n)
         sent = await asyncio.gather(*(self._send_group(key[0], ns) for key, ns in groups.items()))
         return [r for rs in sent for r in rs]
+
+    def _digest_only(self, n: Notice) -> bool:
+        floor = self.config.digest.immediate_min_severity
+        return (floor is not None and self.config.digest.enabled and n.source == "event"
+                and n.kind is NoticeKind.NEW and n.finding.severity < floor)
 
     async def _send_group(self, channel: str, notices: list[Notice]) -> list[DeliveryResult]:
         ordered = sorted(notices, key=lambda n: -int(n.finding.severity))

@@ -76,6 +76,8 @@ class Notice:
     others: tuple[Finding, ...] = ()
     # What the identity can do (strongest first); empty: unknown here (see privilege.py).
     privileges: tuple[Privilege, ...] = ()
+    # Where the finding came from: "event" (audit log, Event Grid) or "" (sweeps, retries).
+    source: str = ""
     # Chat user ids of owners (lower-cased UPN/mail -> Slack member id), filled at delivery.
     chat_ids: Mapping[str, str] = field(default_factory=dict)
 
