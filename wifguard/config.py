@@ -110,6 +110,16 @@ class QuarantineConfig(_Strict):
         return None if v is None else Severity.parse(v)
 
 
+class PrivilegeConfig(_Strict):
+    """Overrides of the shipped privilege tiers (wifguard/privilege/data/tiering.yaml): key → tier
+    0, 1 or 2. Keys: Graph permission values; directory role template ids or display names;
+    Azure role definition GUIDs or names."""
+
+    graph_permissions: dict[str, Literal[0, 1, 2]] = Field(default_factory=dict)
+    directory_roles: dict[str, Literal[0, 1, 2]] = Field(default_factory=dict)
+    azure_roles: dict[str, Literal[0, 1, 2]] = Field(default_factory=dict)
+
+
 class Config(_Strict):
     home_tenant_id: str | None = None
     inherit_defaults: bool = True
@@ -129,6 +139,7 @@ class Config(_Strict):
     rule_paths: tuple[str, ...] = ()
     exemptions: tuple[Exemption, ...] = ()
     quarantine: QuarantineConfig = QuarantineConfig()
+    privilege: PrivilegeConfig = PrivilegeConfig()
     notifications: dict[str, Any] = Field(default_factory=dict)
     source: str = "<defaults>"
 

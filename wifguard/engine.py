@@ -294,7 +294,8 @@ class Engine:
         return hits
 
     def _finding(self, rule: Rule, full: Mapping[str, Any], identity: Identity, *,
-                 credential: Credential | None = None, role: F.RoleView | None = None) -> Finding:
+                 credential: Credential | None = None, role: F.RoleView | None = None,
+                 evidence: Mapping[str, Any] | None = None) -> Finding:
         rid, sev, action, key, title, category = self._effective[rule.id]
         for esc_sev, prog in rule.escalations:
             act = {v: (full[v].materialise() if isinstance(full[v], _PriorView) else full[v])
@@ -315,7 +316,8 @@ class Engine:
         # Same value as model.fingerprint(), with the per-credential part joined once.
         fp = hashlib.sha256(f"{key}\x1f{suffix}".encode()).hexdigest()[:32]
         return Finding(rid, sev, title, message, full["_iref"], remediation, fp,
-                       full["_cref"] if credential is not None else None, rref, action, category)
+                       full["_cref"] if credential is not None else None, rref, action, category,
+                       evidence or {})
 
     def evaluate(
         self,
@@ -383,7 +385,8 @@ class Engine:
         gi = group("identity")
         if gi.program is not None:
             full = {"identity": iv.vars, "config": self.cf.vars, "_iref": iv.ref}
-            found += [self._finding(r, full, ident) for r in self._run(gi, full, where, errors)]
+            found += [self._finding(r, full, ident, evidence=iv.evidence if r.spec.category == "privilege" else None)
+                      for r in self._run(gi, full, where, errors)]
         ev = self._apply_exemptions(found, errors, today, change is not None, tenant is not None)
         if targets is not None:
             ev = Evaluation(ev.findings, ev.exempted, ev.errors,

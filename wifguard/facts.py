@@ -25,6 +25,7 @@ from wifguard.model import (
     TrustContext,
     scope_level,
 )
+from wifguard.privilege.facts import privilege_vars
 from wifguard.roles import RoleFacts, role_facts
 
 
@@ -55,7 +56,13 @@ class ConfigFacts:
         self.config = config
         self.matcher = issuers.IssuerMatcher(config.resolved_issuers())
         self.home_tenant = (config.home_tenant_id or "").lower()
-        self.privileged_roles = frozenset(g.lower() for g in config.privileged_roles)
+        from wifguard.privilege.tiering import shipped_tiering
+
+        self.tiering = shipped_tiering().with_overrides(config.privilege.model_dump())
+        # Azure roles of tier 0/1 count as privileged like the configured list (a config may
+        # lower a shipped role to tier 2; the explicit privileged_roles list always wins).
+        self.privileged_roles = frozenset(g.lower() for g in config.privileged_roles) | \
+            self.tiering.privileged_azure_roles()
         self.root_scopes = config.root_scopes()
         self.approved = frozenset(a.lower() for a in config.approved_actors)
         self.vars: Vars = {
@@ -205,6 +212,7 @@ class IdentityView:
     vars: Vars
     roles: list[RoleView] = field(default_factory=list)
     ref: dict[str, str] = field(default_factory=dict)  # the finding's `identity` value, built once
+    evidence: dict[str, Any] = field(default_factory=dict)  # privilege paths, for privilege findings
 
 
 def identity_view(ctx: TrustContext, cf: ConfigFacts) -> IdentityView:
@@ -216,6 +224,11 @@ def identity_view(ctx: TrustContext, cf: ConfigFacts) -> IdentityView:
         views.append(RoleView(ra, rf, scope_level(ra.scope, roots)))
     priv = [v for v in views if v.facts.privileged]
     max_level = max((int(v.level) for v in priv), default=-1)
+    pv = privilege_vars(ctx, cf.tiering, privileged_roles, frozenset(roots))
+    other_names: tuple[str, ...] = pv.pop("_privileged_names")
+    paths: tuple[str, ...] = pv.pop("_privilege_paths")
+    role_names = sorted({v.facts.name for v in priv})
+    all_names = role_names + [n for n in other_names if n not in role_names]
     owners: tuple[Owner, ...] | None = ctx.owners
     ident = ctx.identity
     vars_: Vars = {
@@ -231,14 +244,16 @@ def identity_view(ctx: TrustContext, cf: ConfigFacts) -> IdentityView:
         "federated": len(ctx.credentials) > 0,
         "owners_known": owners is not None,
         "owner_count": len(owners) if owners is not None else -1,
-        "privileged": bool(priv),
+        # Every source counts: Azure roles, Graph permissions, Entra roles, ownership, trust chains.
+        "privileged": bool(all_names),
         "privileged_level": max_level,
         "privileged_level_name": ScopeLevel(max_level).label if max_level >= 0 else "",
-        "privileged_roles": tuple(sorted({v.facts.name for v in priv})),
-        "privileged_roles_text": ", ".join(sorted({v.facts.name for v in priv})) or "no privileged role",
+        "privileged_roles": tuple(all_names),
+        "privileged_roles_text": ", ".join(all_names) or "no privileged role",
         "role_count": len(views),
+        **pv,
     }
-    return IdentityView(vars_, views, ident.to_ref())
+    return IdentityView(vars_, views, ident.to_ref(), {"privilege_paths": list(paths)} if paths else {})
 
 
 def role_vars(v: RoleView) -> Vars:

@@ -11,7 +11,10 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from wifguard.privilege.model import Privilege
 
 
 class ModelError(ValueError):
@@ -269,6 +272,8 @@ class RoleDefinition:
     name: str
     actions: tuple[str, ...] = ()
     not_actions: tuple[str, ...] = ()
+    data_actions: tuple[str, ...] = ()
+    not_data_actions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,8 +366,12 @@ class TrustContext:
     credentials: tuple[Credential, ...] = ()
     role_assignments: tuple[RoleAssignment, ...] = ()
     owners: tuple[Owner, ...] | None = None  # None: unknown
-    role_definitions: Mapping[str, RoleDefinition] = field(default_factory=dict)
+    # Shared by every context of a sweep (all definitions read live), so left out of repr: Python
+    # 3.11's asyncio.run formats the main task's result when it restores the SIGINT handler.
+    role_definitions: Mapping[str, RoleDefinition] = field(default_factory=dict, repr=False)
     tenant_id: str | None = None  # when known, its root management group counts as root scope
+    # Graph-side privilege (app permissions, directory roles, ownership, trust chains); None: not read.
+    privilege: Privilege | None = field(default=None, repr=False)
 
 
 class ChangeKind(StrEnum):

@@ -1,8 +1,13 @@
 """Azure built-in roles wifguard knows, and what makes a role privileged.
 
-A role is privileged when its definition GUID is in ``privileged_roles`` (config), or when its
-actions minus notActions grant ``*``, ``Microsoft.Authorization/*``, role-assignment writes or
-federated-credential writes. Action wildcards match as case-insensitive globs.
+A role is privileged when its definition GUID is in ``privileged_roles`` (config, which also
+takes the Azure roles of tier 0/1 in ``wifguard/privilege/data/tiering.yaml``), or when its
+actions minus notActions grant ``*``, ``Microsoft.Authorization/*``, role-assignment writes,
+federated-credential writes or one of ``SENSITIVE_OPERATIONS`` (running code as, or handing out,
+another identity; reading secrets). Action wildcards match as case-insensitive globs.
+
+Definitions are read live (every built-in and custom role); the table here, plus
+``wifguard/privilege/data/azure-builtin-roles.yaml``, is the offline fallback.
 """
 
 from __future__ import annotations
@@ -12,7 +17,10 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from wifguard.model import RoleDefinition
 
@@ -239,8 +247,23 @@ BUILTIN_ROLE_DEFINITIONS: dict[str, dict[str, Any]] = {
 }
 
 
+def _load_more_builtins() -> dict[str, dict[str, Any]]:
+    """The privilege-relevant built-in roles shipped as data (sources cited in the file)."""
+    path = Path(__file__).parent / "privilege" / "data" / "azure-builtin-roles.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return {str(guid).lower(): _role(str(d["name"]), str(d.get("description", "")), list(d.get("actions") or []),
+                                     list(d.get("notActions") or []), list(d.get("dataActions") or []),
+                                     list(d.get("notDataActions") or []))
+            for guid, d in (data.get("roles") or {}).items()}
+
+
+for _guid, _d in _load_more_builtins().items():
+    BUILTIN_ROLE_DEFINITIONS.setdefault(_guid, _d)
+
+
 BUILTIN_ROLES: dict[str, RoleDefinition] = {
-    guid: RoleDefinition(guid, str(d["name"]), tuple(d["actions"]), tuple(d["notActions"]))
+    guid: RoleDefinition(guid, str(d["name"]), tuple(d["actions"]), tuple(d["notActions"]),
+                         tuple(d.get("dataActions", ())), tuple(d.get("notDataActions", ())))
     for guid, d in BUILTIN_ROLE_DEFINITIONS.items()
 }
 
@@ -261,6 +284,27 @@ DEFAULT_PRIVILEGED_ROLES: tuple[str, ...] = (
     "f353d9bd-d4a6-484e-a77a-8050b599b867",
 )
 ACCESS_ADMIN_ROLES = frozenset({USER_ACCESS_ADMINISTRATOR, RBAC_ADMINISTRATOR})
+
+# Operations that let a holder act as another identity or take its secrets: attach a managed
+# identity, run code on compute that carries one, or read key material (tiering research:
+# "Managed Identity Operator", "Contributor-like" roles limited to one resource type).
+SENSITIVE_OPERATIONS: tuple[str, ...] = (
+    "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action",
+    "Microsoft.Compute/virtualMachines/runCommand/action",
+    "Microsoft.Compute/virtualMachines/extensions/write",
+    "Microsoft.Web/sites/write",
+    "Microsoft.Web/sites/config/write",
+    "Microsoft.Logic/workflows/write",
+    "Microsoft.Automation/automationAccounts/runbooks/write",
+    "Microsoft.ContainerService/managedClusters/listClusterAdminCredential/action",
+    "Microsoft.ContainerService/managedClusters/runCommand/action",
+    "Microsoft.KeyVault/vaults/accessPolicies/write",
+)
+SENSITIVE_DATA_OPERATIONS: tuple[str, ...] = (
+    "Microsoft.KeyVault/vaults/secrets/getSecret/action",
+    "Microsoft.Compute/virtualMachines/loginAsAdmin/action",
+    "Microsoft.ContainerService/managedClusters/secrets/read",
+)
 
 
 @lru_cache(maxsize=4096)
@@ -295,7 +339,12 @@ def role_facts(guid: str, definitions: Mapping[str, RoleDefinition], privileged_
     wide = any(a.strip().lower() in {"*", "microsoft.authorization/*"} and a not in not_actions for a in actions)
     writes_ra = grants(actions, not_actions, ROLE_ASSIGNMENT_WRITE)
     writes_fic = grants(actions, not_actions, FIC_WRITE)
-    privileged = guid in privileged_roles or wide or writes_ra or writes_fic
+    # ARM's `*` also matches an empty segment (`userAssignedIdentities/*/assign/action` grants
+    # `userAssignedIdentities/assign/action`): try the collapsed form too.
+    wide_actions = (*actions, *(a.replace("/*/", "/") for a in actions if "/*/" in a))
+    sensitive = any(grants(wide_actions, not_actions, op) for op in SENSITIVE_OPERATIONS) or (
+        d is not None and any(grants(d.data_actions, d.not_data_actions, op) for op in SENSITIVE_DATA_OPERATIONS))
+    privileged = guid in privileged_roles or wide or writes_ra or writes_fic or sensitive
     return RoleFacts(
         guid,
         name,
@@ -311,13 +360,13 @@ def definition_from_arm(obj: Mapping[str, object]) -> RoleDefinition:
     props = obj.get("properties")
     if not isinstance(props, Mapping):
         raise ValueError("role definition: 'properties' must be an object")
-    actions: list[str] = []
-    not_actions: list[str] = []
+    lists: dict[str, list[str]] = {"actions": [], "notActions": [], "dataActions": [], "notDataActions": []}
     perms = props.get("permissions") or []
     if isinstance(perms, list):
         for p in perms:
             if isinstance(p, Mapping):
-                actions += [str(a) for a in (p.get("actions") or [])]
-                not_actions += [str(a) for a in (p.get("notActions") or [])]
+                for key, out in lists.items():
+                    out += [str(a) for a in (p.get(key) or [])]
     rid = str(obj.get("name") or obj.get("id") or "").rsplit("/", 1)[-1].lower()
-    return RoleDefinition(rid, str(props.get("roleName") or rid), tuple(actions), tuple(not_actions))
+    return RoleDefinition(rid, str(props.get("roleName") or rid), tuple(lists["actions"]), tuple(lists["notActions"]),
+                          tuple(lists["dataActions"]), tuple(lists["notDataActions"]))

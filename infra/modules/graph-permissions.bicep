@@ -8,9 +8,11 @@
 //
 // The list per mode is the permission manifest's (wifguard/data/permissions.yaml); a test checks
 // that the two agree exactly. Least privilege:
-//   observe  Application.Read.All                      apps, their FICs and owners, service principals
-//   notify   Application.Read.All, User.ReadBasic.All  + owners' names / mail for the notices
-//   enforce  Application.ReadWrite.All, User.ReadBasic.All
+//   observe  Application.Read.All                      apps, their FICs and owners, service principals,
+//                                                      app role assignments and owned objects
+//            RoleManagement.Read.Directory             Entra directory roles and PIM eligibility (WIF607)
+//   notify   the above, User.ReadBasic.All             + owners' names / mail for the notices
+//   enforce  Application.ReadWrite.All, RoleManagement.Read.Directory, User.ReadBasic.All
 //            deleting (quarantine) and recreating (restore) a FIC on an arbitrary app needs
 //            Application.ReadWrite.All: Application.ReadWrite.OwnedBy only reaches apps the
 //            identity owns, which is exactly not the apps wifguard has to act on.
@@ -27,17 +29,21 @@ var appRoleIds = {
   'Application.Read.All': '9a5d68dd-52b0-4cc2-bd40-abcf44ac3a30'
   'Application.ReadWrite.All': '1bfefb4e-e0b5-418b-a88f-73c46d2cc8e9'
   'User.ReadBasic.All': '97235f07-e226-4f63-ace3-39588e11d3a1'
+  'RoleManagement.Read.Directory': '483bed4a-2ad3-4361-a73b-c83ccdbdc53c'
 }
 var permissionsByMode = {
   observe: [
     'Application.Read.All'
+    'RoleManagement.Read.Directory'
   ]
   notify: [
     'Application.Read.All'
+    'RoleManagement.Read.Directory'
     'User.ReadBasic.All'
   ]
   enforce: [
     'Application.ReadWrite.All'
+    'RoleManagement.Read.Directory'
     'User.ReadBasic.All'
   ]
 }

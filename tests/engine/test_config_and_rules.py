@@ -34,6 +34,9 @@ CATALOGUE = {
     "WIF401": "medium",
     "WIF501": "low", "WIF502": "info", "WIF503": "medium", "WIF504": "medium",
     "WIF601": "high", "WIF602": "critical", "WIF603": "high", "WIF604": "critical", "WIF605": "high",
+    # Base severities; escalations: WIF606 critical for Tier 0, WIF607 high/critical (eligible one
+    # level lower), WIF609 critical when the trusting app holds Tier 0.
+    "WIF606": "high", "WIF607": "medium", "WIF608": "high", "WIF609": "high",
     "WIF701": "medium", "WIF702": "medium",
 }
 

@@ -163,7 +163,9 @@ def test_custom_role_privileged_by_its_actions(actions: list[str]) -> None:
     ("actions", "not_actions"),
     [
         (["*/read"], []),
-        (["Microsoft.Compute/virtualMachines/*"], []),
+        (["Microsoft.Compute/virtualMachines/read", "Microsoft.Compute/virtualMachines/start/action"], []),
+        (["Microsoft.Compute/virtualMachines/*"], ["Microsoft.Compute/virtualMachines/runCommand/action",
+                                                   "Microsoft.Compute/virtualMachines/extensions/*"]),
         (["Microsoft.Authorization/*/read"], []),
         (["Microsoft.Authorization/roleAssignments/write"], ["Microsoft.Authorization/roleAssignments/write"]),
         (["Microsoft.Authorization/roleAssignments/*"], ["Microsoft.Authorization/roleAssignments/write"]),
@@ -172,6 +174,16 @@ def test_custom_role_privileged_by_its_actions(actions: list[str]) -> None:
 def test_custom_role_not_privileged(actions: list[str], not_actions: list[str]) -> None:
     ev = ev_roles(role(CUSTOM, SUB_SCOPE), role_definitions={CUSTOM: custom_role(CUSTOM, actions, not_actions)})
     assert not PRIVILEGE_RULES & rule_ids(ev)
+
+
+@pytest.mark.parametrize("actions", [
+    ["Microsoft.Compute/virtualMachines/*"],  # run command / extensions: code as the VM's identity
+    ["Microsoft.ManagedIdentity/userAssignedIdentities/*/assign/action"],  # attach any managed identity
+    ["Microsoft.Web/sites/*"],
+])
+def test_custom_role_privileged_by_a_sensitive_operation(actions: list[str]) -> None:
+    ev = ev_roles(role(CUSTOM, SUB_SCOPE), role_definitions={CUSTOM: custom_role(CUSTOM, actions)})
+    assert "WIF601" in rule_ids(ev)
 
 
 def test_configured_privileged_role() -> None:

@@ -265,6 +265,7 @@ def test_graph_permissions_least_privilege_by_mode() -> None:
         "Application.Read.All": "9a5d68dd-52b0-4cc2-bd40-abcf44ac3a30",
         "Application.ReadWrite.All": "1bfefb4e-e0b5-418b-a88f-73c46d2cc8e9",
         "User.ReadBasic.All": "97235f07-e226-4f63-ace3-39588e11d3a1",
+        "RoleManagement.Read.Directory": "483bed4a-2ad3-4361-a73b-c83ccdbdc53c",
     }
     for perms in by_mode.values():
         assert set(perms) <= set(role_ids)

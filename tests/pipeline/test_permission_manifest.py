@@ -49,6 +49,18 @@ def _seed() -> dict[str, Any]:
                                            f"{CUSTOM_ROLE}",
                        "principalId": service_principal_id_for(seed["applications"][1]["appId"]),
                        "principalType": "ServicePrincipal", "scope": f"/subscriptions/{SUB}"}})
+    # privilege readers: a Microsoft Graph grant, an owned app and a directory role
+    payments_sp = service_principal_id_for(seed["applications"][0]["appId"])
+    seed.setdefault("servicePrincipals", []).extend([
+        {"id": "90000000-0000-4000-8000-00000000a001", "appId": "00000003-0000-0000-c000-000000000000",
+         "displayName": "Microsoft Graph"},
+        {"id": payments_sp, "appId": seed["applications"][0]["appId"], "displayName": "payments",
+         "appRoleAssignments": [{"appRoleId": "9a5d68dd-52b0-4cc2-bd40-abcf44ac3a30",
+                                 "resourceId": "90000000-0000-4000-8000-00000000a001"}]},
+    ])
+    seed["applications"][1].setdefault("owners", []).append(payments_sp)
+    seed["directoryRoleAssignments"] = [{"principalId": payments_sp,
+                                         "roleDefinitionId": "88d8e3e3-8f55-4a1e-953a-9b9898b8876b"}]
     return seed
 
 

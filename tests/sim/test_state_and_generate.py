@@ -45,7 +45,9 @@ def test_seed_given_values_win_and_snapshot_reloads() -> None:
 
 
 def test_builtin_roles_catalogue() -> None:
-    assert len(BUILTIN_ROLE_DEFINITIONS) == 14
+    # The core table plus the privilege-relevant roles shipped as data (azure-builtin-roles.yaml).
+    assert len(BUILTIN_ROLE_DEFINITIONS) == 42
+    assert BUILTIN_ROLE_DEFINITIONS["eeaeda52-9324-47f6-8069-5d5bade478b2"]["name"] == "Domain Services Contributor"
     assert BUILTIN_ROLE_DEFINITIONS["8e3af657-a8ff-443c-a75c-2fe8c4bcb635"]["actions"] == ["*"]
     contributor = BUILTIN_ROLE_DEFINITIONS["b24988ac-6180-42a0-ab88-20f7382dd24c"]
     assert "Microsoft.Authorization/*/Write" in contributor["notActions"]

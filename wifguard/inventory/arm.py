@@ -329,9 +329,10 @@ class ArmClient:
         data: dict[str, Any] = m.serialize(keep_readonly=True)
         return data
 
-    async def custom_role_definitions(self, scope: str) -> list[dict[str, Any]]:
+    async def role_definitions(self, scope: str) -> list[dict[str, Any]]:
+        """Every role definition assignable at ``scope``: built-in and custom."""
         auth = self.auth(_sub_of(scope))
-        return await self.collect(lambda: auth.role_definitions.list(scope, filter="type eq 'CustomRole'"))
+        return await self.collect(lambda: auth.role_definitions.list(scope))
 
     # -- writes (quarantine / restore) -------------------------------------------------------------
     async def delete_credential(self, resource_id: str, name: str) -> None:

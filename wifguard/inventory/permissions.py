@@ -19,7 +19,9 @@ MODES = ("observe", "notify", "enforce")
 
 # Graph path segments kept as they are in a route template (the simulator's route names).
 _GRAPH_COLLECTIONS = frozenset({"applications", "federatedIdentityCredentials", "owners", "servicePrincipals", "users",
-                                "directoryObjects", "getByIds", "$batch"})
+                                "directoryObjects", "getByIds", "$batch", "appRoleAssignments", "appRoleAssignedTo",
+                                "ownedObjects", "roleManagement", "directory", "roleAssignments",
+                                "roleEligibilitySchedules", "roleDefinitions"})
 _ARM_NAMES = frozenset({"subscriptions", "resourcegroups", "providers", "microsoft.managedidentity",
                         "userassignedidentities", "federatedidentitycredentials", "microsoft.authorization",
                         "roleassignments", "roledefinitions", "microsoft.management", "managementgroups"})

@@ -13,6 +13,7 @@ a partial view (an unreadable owner list or role listing would silently drop fin
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -44,6 +45,7 @@ from wifguard.model import (
 )
 from wifguard.roles import definition_from_arm
 
+log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
 OWNER_SELECT = "id,displayName,userPrincipalName,mail"
 EXPANDED_OWNER_CAP = 20
@@ -106,6 +108,7 @@ class Inventory:
         self.arm = ArmClient(conn, self.stats)
         self._subscriptions: list[str] | None = None
         self._definitions: dict[str, RoleDefinition] = {}
+        self._definition_scopes: set[str] = set()
 
     async def __aenter__(self) -> Inventory:
         return self
@@ -150,21 +153,25 @@ class Inventory:
         return out
 
     async def _definitions_for(self, assignments: Sequence[RoleAssignment], errors: list[str]) -> dict[str, RoleDefinition]:
-        """Custom role definitions referenced by these assignments (built-ins are known)."""
-        from wifguard.roles import BUILTIN_ROLES
-
-        missing = {ra.role_definition_id for ra in assignments
-                   if ra.role_guid not in BUILTIN_ROLES and ra.role_guid not in self._definitions}
-        for rd_id in missing:
-            scope = rd_id.split("/providers/Microsoft.Authorization/roleDefinitions/")[0] or "/"
+        """Every role definition (built-in and custom) the assignments reference, read live: one
+        listing per definition scope per run. When a listing fails, the shipped table of
+        built-in roles is the fallback (with a warning)."""
+        missing = {ra.role_definition_id for ra in assignments if ra.role_guid not in self._definitions}
+        scopes = {rd_id.lower().split("/providers/microsoft.authorization/roledefinitions/")[0] or "/"
+                  for rd_id in missing} - self._definition_scopes
+        for scope in sorted(scopes):
+            self._definition_scopes.add(scope)
             try:
-                for d in await self.arm.custom_role_definitions(scope):
+                for d in await self.arm.role_definitions(scope):
                     rd = definition_from_arm(d)
-                    self._definitions[rd.id] = rd
+                    self._definitions.setdefault(rd.id, rd)
             except PermissionDenied:
                 raise  # a missing permission blocks: never evaluate from a partial view
             except Exception as exc:
-                errors.append(f"role definitions at {scope}: {_short(exc)}")
+                log.warning("role definitions at %s could not be read (%s); using the shipped table of built-in "
+                            "roles", scope, _short(exc))
+                errors.append(f"role definitions at {scope}: {_short(exc)}; built-in roles are named from the "
+                              "shipped table")
         return self._definitions
 
     # -- one identity (the event path) --------------------------------------------------------------
@@ -199,7 +206,7 @@ class Inventory:
         creds = _credentials(body.get("federatedIdentityCredentials", []), False, errors, ident.name)
         ras = await self._assignments_of(sp_id, errors) if sp_id else []
         defs = await self._definitions_for(ras, errors)
-        return TrustContext(ident, creds, tuple(ras), owners, defs)
+        return (await self._event_privilege([TrustContext(ident, creds, tuple(ras), owners, defs)], errors))[0]
 
     async def application_contexts(self, object_ids: Iterable[str], *, errors: list[str] | None = None
                                    ) -> dict[str, TrustContext | None]:
@@ -252,7 +259,9 @@ class Inventory:
             ras = by_principal.get(sp_id.lower(), []) if sp_id else []
             defs = await self._definitions_for(ras, errors)
             out[ids[n]] = TrustContext(ident, creds, tuple(ras), owners, defs)
-        return out
+        live = [c for c in out.values() if c is not None]
+        done = {c.identity.id: c for c in await self._event_privilege(live, errors)}
+        return {k: (done.get(c.identity.id, c) if c is not None else None) for k, c in out.items()}
 
     async def _service_principal_of(self, app_id: str) -> str | None:
         data = await self.graph.get(f"/servicePrincipals?$filter=appId eq '{app_id}'&$select=id,appId")
@@ -290,7 +299,7 @@ class Inventory:
             fics = await self.arm.credentials(resource_id)
         except ResourceNotFoundError:
             return None
-        return await self._uami_context(uami, fics, errors, rg_tags=None)
+        return (await self._event_privilege([await self._uami_context(uami, fics, errors, rg_tags=None)], errors))[0]
 
     async def _uami_context(self, uami: Mapping[str, Any], fics: Sequence[Mapping[str, Any]], errors: list[str],
                             rg_tags: Mapping[str, str] | None, assignments: Sequence[RoleAssignment] | None = None,
@@ -354,9 +363,10 @@ class Inventory:
         apps_task = asyncio.create_task(self._all_apps(report))
         owners_task = asyncio.create_task(self._all_owners(errors))
         arm_task = asyncio.create_task(self._all_arm(errors, report))
-        tasks = (apps_task, owners_task, arm_task)
+        privilege_task = asyncio.create_task(self._privilege_run(tenant_wide=True))
+        tasks = (apps_task, owners_task, arm_task, privilege_task)
         try:
-            apps, owners, (uamis, assignments) = await asyncio.gather(*tasks)
+            apps, owners, (uamis, assignments), privilege_run = await asyncio.gather(*tasks)
         except BaseException:
             # e.g. PermissionDenied: stop the other readers instead of leaving them running.
             for t in tasks:
@@ -391,6 +401,7 @@ class Inventory:
             n_creds += len(ctx.credentials)
             if ctx.credentials:
                 contexts.append(ctx)
+        contexts = self._with_privilege(privilege_run, apps, owners, by_principal, all_contexts, contexts, errors)
         return SweepResult(
             contexts=contexts,
             tenant=TenantIndex.build(all_contexts),
@@ -402,6 +413,121 @@ class Inventory:
             seconds=time.perf_counter() - t0,
             all_identity_ids=[c.identity.id for c in all_contexts],
         )
+
+    async def _event_privilege(self, contexts: list[TrustContext], errors: list[str]) -> list[TrustContext]:
+        """Graph-side privilege for a few identities (the event path): ``$batch`` reads of their
+        grants and owned objects, one directory-role listing, then the same for what they own
+        and, for managed identities, the apps that trust them."""
+        from dataclasses import replace
+
+        from wifguard.privilege.reader import PrivilegeRun, batch_get, privilege_of, read_all
+
+        pids = [c.identity.principal_id for c in contexts if c.identity.principal_id]
+        if not pids:
+            return contexts
+        run = PrivilegeRun(self.graph)
+        await read_all(run, pids)
+        owned = [o for p in pids for o in run.owned.get(p.lower(), [])]
+        trusted: dict[str, list[tuple[Mapping[str, Any], Mapping[str, Any]]]] = {}
+        for c in contexts:
+            pid = (c.identity.principal_id or "").lower()
+            if c.identity.kind is IdentityKind.MANAGED_IDENTITY and pid:
+                trusted[pid] = [(app, f) for app in await self._apps_trusting(pid, errors)
+                                for f in app.get("federatedIdentityCredentials") or []
+                                if str(f.get("subject") or "").lower() == pid and self._home_issuer(str(f.get("issuer")), c)]
+        app_ids = {o.app_id for o in owned if o.object_type == "application" and o.app_id}
+        app_ids |= {str(app.get("appId")) for chain in trusted.values() for app, _ in chain if app.get("appId")}
+        if app_ids:
+            res = await batch_get(run, {a: f"/servicePrincipals(appId='{a}')?$select=id,appId,displayName"
+                                        for a in sorted(app_ids)})
+            for r in res.values():
+                if 0 < r["status"] < 400:
+                    run.remember_sp(r["body"])
+        for o in owned:
+            if o.object_type == "servicePrincipal":
+                run.remember_sp({"id": o.object_id, "appId": o.app_id, "displayName": o.name})
+        targets = [sp for a in app_ids if (sp := run.sp_by_app_id.get(a.lower()))]
+        targets += [o.object_id.lower() for o in owned if o.object_type == "servicePrincipal"]
+        targets = [t for t in dict.fromkeys(targets) if t not in run.raw_grants]
+        if targets:
+            await read_all(run, targets, sources=["app_permissions"])
+        ras: dict[str, list[RoleAssignment]] = {t: await self._assignments_of(t, errors) for t in targets}
+        await self._definitions_for([ra for v in ras.values() for ra in v], errors)
+        errors += run.errors
+        out = []
+        for c in contexts:
+            principal = c.identity.principal_id
+            out.append(replace(c, privilege=privilege_of(run, principal, role_assignments=ras,
+                                                         trusted_by=trusted.get(principal.lower(), []))
+                               if principal else None))
+        return out
+
+    async def _apps_trusting(self, principal_id: str, errors: list[str]) -> list[dict[str, Any]]:
+        """Apps with a federated credential whose subject is this managed identity's principal id."""
+        url = (f"/applications?$filter=federatedIdentityCredentials/any(f:f/subject eq '{principal_id}')"
+               "&$count=true&$select=id,appId,displayName&$expand=federatedIdentityCredentials&$top=999")
+        apps: list[dict[str, Any]] = []
+        try:
+            async for page in self.graph.pages(url, consistency=True):
+                apps += page
+        except GraphError as exc:
+            errors.append(f"apps trusting managed identity {principal_id}: {_short(exc)}; WIF609 is skipped")
+        return apps
+
+    async def _privilege_run(self, *, tenant_wide: bool, principals: Sequence[str] = ()) -> Any:
+        from wifguard.privilege.reader import PrivilegeRun, read_all
+
+        run = PrivilegeRun(self.graph, tenant_wide=tenant_wide)
+        await read_all(run, principals)
+        return run
+
+    def _with_privilege(self, run: Any, apps: Sequence[Mapping[str, Any]],
+                        owners: Mapping[str, tuple[Owner, ...] | None],
+                        by_principal: Mapping[str, Sequence[RoleAssignment]],
+                        all_contexts: list[TrustContext], contexts: list[TrustContext],
+                        errors: list[str]) -> list[TrustContext]:
+        """Attach Graph-side privilege to the sweep's contexts; managed identities that an app
+        trusts as its credential are evaluated too (WIF609), with or without credentials."""
+        from dataclasses import replace
+
+        from wifguard.privilege.reader import privilege_of
+
+        errors += run.errors
+        app_owned: dict[str, list[tuple[str, str, str]]] = {}
+        for app in apps:
+            for o in owners.get(str(app["id"]).lower()) or ():
+                if o.kind == "servicePrincipal":
+                    app_owned.setdefault(o.id.lower(), []).append(
+                        (str(app["id"]), str(app.get("appId") or ""), str(app.get("displayName") or app["id"])))
+        uamis = {c.identity.principal_id.lower(): c for c in all_contexts
+                 if c.identity.kind is IdentityKind.MANAGED_IDENTITY and c.identity.principal_id}
+        trusted: dict[str, list[tuple[Mapping[str, Any], Mapping[str, Any]]]] = {}
+        for app in apps:
+            for f in app.get("federatedIdentityCredentials") or []:
+                subject = str(f.get("subject") or "").lower()
+                if subject in uamis and self._home_issuer(str(f.get("issuer") or ""), uamis[subject]):
+                    trusted.setdefault(subject, []).append((app, f))
+        evaluated = {id(c) for c in contexts}
+        out: list[TrustContext] = []
+        for ctx in all_contexts:
+            ident = ctx.identity
+            pid = ident.principal_id or (run.sp_by_app_id.get(str(ident.app_id or "").lower())
+                                         if ident.kind is IdentityKind.APPLICATION else None)
+            chain = trusted.get(str(pid or "").lower(), [])
+            if id(ctx) not in evaluated and not chain:
+                continue
+            priv = privilege_of(run, pid, role_assignments=by_principal, app_owned=app_owned, trusted_by=chain) \
+                if pid else None
+            out.append(replace(ctx, privilege=priv))
+        return out
+
+    def _home_issuer(self, issuer: str, uami: TrustContext) -> bool:
+        """Entra ID issuer of the home tenant (the tenant the managed identity lives in)."""
+        from wifguard.privilege.reader import entra_issuer_tenant
+
+        tenant = entra_issuer_tenant(issuer)
+        home = (self.conn.tenant_id or "").lower()
+        return bool(tenant) and (tenant == home if home else True)
 
     async def _all_apps(self, report: Progress) -> list[dict[str, Any]]:
         url = applications_url(self.graph, select=["id", "appId", "displayName"],

@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, urlsplit
 import orjson
 from multidict import CIMultiDict
 
+from . import privilege
 from .errors import SimError
 from .faults import FaultInjector
 from .odata import parse_expand, parse_filter, parse_select
@@ -119,7 +120,7 @@ class GraphApi:
             rest = am.group("rest") or ""
             return self._app_item(req, key, rest)
         if path == "/servicePrincipals" and m == "GET":
-            return self._list(req, "servicePrincipals", self.t.sp_ids, self.t.sps, self._render_plain,
+            return self._list(req, "servicePrincipals", self.t.sp_ids, self.t.sps, self._render_sp,
                               {"id": self._by_key(self.t.sps), "appId": self._by_index(self.t.sp_by_appid)})
         sm = _SP_RE.match(path)
         if sm and m == "GET":
@@ -130,7 +131,7 @@ class GraphApi:
                 key = self.t.sp_by_appid.get((sm.group("appid") or "").lower(), "")
             if key not in self.t.sps:
                 raise not_found("servicePrincipal", sm.group("id") or sm.group("appid"))
-            return self._single(req, "servicePrincipals", self._render_plain(key, self.t.sps[key], req))
+            return self._single(req, "servicePrincipals", self._render_sp(key, self.t.sps[key], req))
         if path == "/users" and m == "GET":
             return self._list(req, "users", self.t.user_ids, self.t.users, self._render_plain,
                               {"id": self._by_key(self.t.users)})
@@ -143,6 +144,9 @@ class GraphApi:
             return self._single(req, "users", self._render_plain(key, self.t.users[key], req))
         if path == "/directoryObjects/getByIds" and m == "POST":
             return self._get_by_ids(req)
+        resp = privilege.route(self, req)
+        if resp is not None:
+            return resp
         raise SimError(400, "BadRequest", f"Resource not found for the segment '{path.strip('/').split('/')[0]}'.")
 
     def _app_key(self, oid: str | None, app_id: str | None) -> str:
@@ -256,6 +260,13 @@ class GraphApi:
     @staticmethod
     def _render_plain(_key: str, obj: dict[str, Any], req: Req) -> dict[str, Any]:
         return _project(obj, parse_select(req.query.get("$select")))
+
+    def _render_sp(self, _key: str, sp: dict[str, Any], req: Req) -> dict[str, Any]:
+        expand = _cached_expand(req)
+        obj = _project(sp, parse_select(req.query.get("$select")))
+        if expand:
+            obj = privilege.expand_sp(self, dict(obj), expand)
+        return obj
 
     def _app_resolver(self, obj: dict[str, Any], name: str) -> Any:
         if name == "federatedIdentityCredentials":
@@ -449,7 +460,8 @@ def _cached_expand(req: Req) -> dict[str, list[str] | None]:
 
 
 _COLLECTIONS = {"applications", "federatedIdentityCredentials", "owners", "servicePrincipals", "users",
-                "directoryObjects", "getByIds", "$batch"}
+                "directoryObjects", "getByIds", "$batch", "appRoleAssignments", "appRoleAssignedTo", "ownedObjects", "roleManagement",
+                "directory", "roleAssignments", "roleEligibilitySchedules", "roleDefinitions"}
 
 
 def _route_name(path: str) -> str:

@@ -21,6 +21,7 @@ from typing import Any
 
 from .builtin_roles import BUILTIN_ROLE_DEFINITIONS, arm_role_definition
 from .errors import SimError
+from .privilege import PrivilegeState
 
 _NS = uuid.UUID("6f1c6f0e-0b1c-4a5e-9d7b-5c1f0c6a9e21")
 _NS_BYTES = _NS.bytes
@@ -224,6 +225,7 @@ class Tenant:
         self.uami_fics: dict[str, dict[str, dict[str, Any]]] = {}
         self.role_assignments: dict[str, dict[str, Any]] = {}
         self.role_definitions: dict[str, dict[str, Any]] = {}  # custom, keyed by GUID
+        self.privilege = PrivilegeState()
         self._load(seed)
 
     # -- loading ----------------------------------------------------------------------------------
@@ -246,6 +248,7 @@ class Tenant:
                                                         f"{self.tenant_id}")
         for rd in seed.get("roleDefinitions") or []:
             self._add_role_definition(rd)
+        self.privilege.load(seed, self)
 
     def _add_user(self, u: Mapping[str, Any], i: int) -> dict[str, Any]:
         user = dict(u)
@@ -327,6 +330,7 @@ class Tenant:
         sp.setdefault("servicePrincipalNames", [sp["appId"]])
         sp.setdefault("alternativeNames", [])
         sp.setdefault("tags", [])
+        self.privilege.take_sp_fields(sp)
         key = sp["id"].lower()
         if key not in self.sps:
             self.sp_ids.append(key)
@@ -642,7 +646,7 @@ class Tenant:
             a["federatedIdentityCredentials"] = copy.deepcopy(self.app_fics[key])
             a["owners"] = list(self.app_owners.get(key, []))
             apps.append(a)
-        return {
+        out = {
             "tenantId": self.tenant_id,
             "users": [copy.deepcopy(self.users[k]) for k in self.user_ids],
             "applications": apps,
@@ -654,6 +658,8 @@ class Tenant:
             "roleDefinitions": [copy.deepcopy(rd) for rd in self.role_definitions.values()],
             "simulation": self.sim.to_dict(),
         }
+        self.privilege.snapshot_into(out)
+        return out
 
     def get_app_fics(self, ref: str) -> list[dict[str, Any]]:
         """FICs of an application by object id or appId (Graph shape, beta: with flexible FICs)."""
