@@ -1,7 +1,7 @@
 """`make bench`: print every figure next to its target (README "Benchmarks").
 
 Figures only: nothing here asserts, so a slow machine prints a slow figure instead of failing CI.
-Run one with `python -m bench NAME` (engine, evaluate, sweep, sdk, store, functions).
+Run one with `python -m bench NAME` (engine, evaluate, evaluate-large, sweep, sdk, store, functions).
 """
 
 from __future__ import annotations
@@ -111,6 +111,45 @@ def bench_evaluate_files() -> None:
         cmd = [PY, "-m", "wifguard.cli", "evaluate", d, "--format", "json", "--fail-on", "none"]
         best = min(_timed(cmd) for _ in range(3))
     row("evaluate: 1,000 files, wall incl. start-up", f"{best:.2f} s", "≤ 3 s")
+
+
+def big_credential_file(path: Path, n: int) -> None:
+    """One JSON list of ``n`` credentials (a mix of providers, one in 50 on an attacker blob)."""
+    with path.open("w", encoding="utf-8") as f:
+        f.write("[\n")
+        for i in range(n):
+            if i % 50 == 0:
+                c = {"name": f"c{i}", "issuer": f"https://evil{i}.blob.core.windows.net/oidc", "subject": "x",
+                     "audiences": ["api://AzureADTokenExchange"]}
+            elif i % 3 == 0:
+                c = {"name": f"c{i}", "properties": {"issuer": "https://westeurope.oic.prod-aks.azure.com/t/u/",
+                                                     "subject": f"system:serviceaccount:ns{i % 40}:sa{i % 7}",
+                                                     "audiences": ["api://AzureADTokenExchange"]}}
+            else:
+                c = {"name": f"c{i}", "issuer": "https://token.actions.githubusercontent.com",
+                     "subject": f"repo:contoso/r{i % 900}:environment:prod", "audiences": ["api://AzureADTokenExchange"],
+                     "description": "deploy \"prod\" {braces}"}
+            f.write(json.dumps(c, indent=2) + (",\n" if i < n - 1 else "\n"))
+        f.write("]\n")
+
+
+def bench_evaluate_large() -> None:
+    """`wifguard evaluate` of one file holding 20,000 and 200,000 credentials: wall time incl.
+    start-up, and the process's peak memory (positions come from one pass over the text)."""
+    probe = ("import resource, sys\nfrom wifguard.cli import main\ntry:\n    main()\nexcept SystemExit:\n    pass\n"
+             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)")
+    for n, target in ((20_000, "≤ 5 s"), (200_000, "≤ 10 s")):
+        with tempfile.TemporaryDirectory() as d:
+            src = Path(d, "creds.json")
+            big_credential_file(src, n)
+            cmd = [PY, "-c", probe, "evaluate", str(src), "--format", "json", "--fail-on", "none", "-o",
+                   str(Path(d, "out.json"))]
+            t = time.perf_counter()
+            out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+            wall = time.perf_counter() - t
+            rss_mb = int(out.stderr.strip().splitlines()[-1]) / 1024
+            mb = src.stat().st_size / 1e6
+        row(f"evaluate: one file, {n:,} credentials ({mb:.0f} MB), peak {rss_mb:,.0f} MB", f"{wall:.2f} s", target)
 
 
 def _timed(cmd: list[str], env: dict[str, str] | None = None) -> float:
@@ -226,6 +265,7 @@ def bench_functions() -> None:
 BENCHES = {
     "engine": bench_engine,
     "evaluate": bench_evaluate_files,
+    "evaluate-large": bench_evaluate_large,
     "sweep": bench_sweep,
     "sdk": bench_sdk_baseline,
     "store": bench_store,

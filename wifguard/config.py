@@ -141,6 +141,7 @@ class Config(_Strict):
     quarantine: QuarantineConfig = QuarantineConfig()
     privilege: PrivilegeConfig = PrivilegeConfig()
     notifications: dict[str, Any] = Field(default_factory=dict)
+    external: dict[str, Any] = Field(default_factory=dict)  # providers; validated by wifguard.external.config
     source: str = "<defaults>"
 
     @field_validator("rules", mode="before")
@@ -189,6 +190,8 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: config is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -252,6 +255,13 @@ def load_config(path: str | Path | None = None, *, overrides: Mapping[str, Any] 
     try:
         NotifyConfig.from_mapping(cfg.notifications)
     except NotifyConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+
+    from wifguard.external.config import ExternalConfig, ExternalConfigError
+
+    try:
+        ExternalConfig.from_mapping(cfg.external)
+    except ExternalConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
 
     for pattern in cfg.allowed_issuers:

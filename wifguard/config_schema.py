@@ -21,6 +21,14 @@ def config_json_schema() -> dict[str, Any]:
     # Users write severities as words (case-insensitive); the model stores them as ordered ints.
     schema["$defs"]["Severity"] = {"type": "string", "enum": [s.label for s in Severity],
                                    "description": "info < low < medium < high < critical"}
+    # Outside providers register their own settings (wifguard.external): one entry each.
+    from wifguard.external.base import load_builtin_providers
+
+    schema["properties"]["external"] = {
+        "type": "object", "additionalProperties": False, "title": "External",
+        "description": "Outside checks (WIF212-WIF216); every provider is off by default.",
+        "properties": {name: {**spec.config_model.model_json_schema(), "description": f"Needs: {spec.needs}"}
+                       for name, spec in sorted(load_builtin_providers().items())}}
     return schema
 
 

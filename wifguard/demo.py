@@ -111,14 +111,25 @@ async def _run(c: Console, out: Path) -> None:
         r = await responder()
         try:
             _step(c, 2, "Sweep the tenant (Graph + ARM through the real SDKs) and record findings")
-            rep = await sweep(conn, r.engine)
+            from wifguard.external.runtime import open_checks
+
+            external = await open_checks(r.engine.config, conn=conn, env=env, store_conn=az.connection_string)
+            try:
+                rep = await sweep(conn, r.engine, external=external)
+            finally:
+                if external is not None:
+                    await external.aclose()
             s = rep.to_json()["summary"]
             c.print(render_table(rep.findings, title="Contoso: findings of the sweep"))
             c.print(f"{s['identities']} identities, {s['credentials']} credentials, {s['role_assignments']} role "
                     f"assignments; {summary_line(rep.findings)}; {s['requests']} requests in {s['duration_seconds']} s")
+            for name, st in (s.get("external") or {}).items():
+                c.print(f"outside checks, {name}: {st['lookups']} lookups, {st['requests']} requests, "
+                        f"{st['cache_hits']} from the cache, {st['unknown']} unknown")
             for ex in r.engine.expired_exemptions():
                 c.print(f"[yellow]exemption expired {ex.expires}: rule {ex.rule} on {ex.identity} ({ex.reason})")
-            recorded = await r.record_sweep(rep.evaluations, RunResult(), all_identity_ids=rep.result.all_identity_ids)
+            recorded = await r.record_sweep(rep.evaluations, RunResult(), all_identity_ids=rep.result.all_identity_ids,
+                                            external=rep.external)
             c.print(f"store: {recorded.recorded}")
             again = await r.record_sweep(rep.evaluations, RunResult())
             c.print(f"sweep recorded again: {again.recorded} (same fingerprints: no new rows, no new notifications)")

@@ -15,12 +15,13 @@ import operator
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cel
 
 from wifguard import facts as F
 from wifguard.config import RULES_DIR, Config, ConfigError, Exemption, RuleOverride
+from wifguard.external.facts import EXTERNAL_UNCHECKED
 from wifguard.model import (
     Change,
     Credential,
@@ -31,6 +32,9 @@ from wifguard.model import (
     TrustContext,
 )
 from wifguard.rules import STRING_LITERAL_RE, TARGETS, Rule, RuleError, load_rules
+
+if TYPE_CHECKING:
+    from wifguard.external.checks import ExternalFacts
 
 MEMO_LIMIT = 200_000
 
@@ -245,7 +249,7 @@ class Engine:
 
     # -- evaluation ------------------------------------------------------------------------------
     def _cred_vars(self, ctx: TrustContext, iv: F.IdentityView, c: Credential,
-                   tenant: F.TenantIndex | None) -> dict[str, Any]:
+                   tenant: F.TenantIndex | None, external: ExternalFacts | None = None) -> dict[str, Any]:
         iss = self.cf.issuer(c.issuer)
         provider = iss["provider"]
         cref = c.to_ref()
@@ -260,9 +264,15 @@ class Engine:
                                 provider),
             "identity": iv.vars,
             "config": self.cf.vars,
+            "external": EXTERNAL_UNCHECKED,
         }
         if tenant is not None:
             out["tenant"] = tenant.vars(ctx, c)
+        if external is not None:
+            # Resolved before evaluation (wifguard.external.checks): the engine does no I/O.
+            got = external.get(c)
+            if got is not None:
+                out["external"], out["_ext_evidence"] = got
         return out
 
     def _run(self, group: _Group, full: Mapping[str, Any], where: str, errors: list[str]) -> tuple[Rule, ...]:
@@ -315,6 +325,8 @@ class Engine:
             suffix = full["_fp"] if credential is not None else identity.id.lower()
         # Same value as model.fingerprint(), with the per-credential part joined once.
         fp = hashlib.sha256(f"{key}\x1f{suffix}".encode()).hexdigest()[:32]
+        if "external" in rule.refs and full.get("_ext_evidence"):
+            evidence = {**(evidence or {}), "external": list(full["_ext_evidence"])}
         return Finding(rid, sev, title, message, full["_iref"], remediation, fp,
                        full["_cref"] if credential is not None else None, rref, action, category,
                        evidence or {})
@@ -327,6 +339,7 @@ class Engine:
         tenant: F.TenantIndex | None = None,
         today: dt.date | None = None,
         targets: frozenset[str] | None = None,
+        external: ExternalFacts | None = None,
     ) -> Evaluation:
         """Evaluate one identity. ``targets`` limits which rule targets run (e.g. only ``tenant``)."""
         errors: list[str] = []
@@ -363,7 +376,7 @@ class Engine:
                 else:
                     found += hits
         for c in ctx.credentials:
-            full = self._cred_vars(ctx, iv, c, tenant)
+            full = self._cred_vars(ctx, iv, c, tenant, external)
             hits = [self._finding(r, full, ident, credential=c) for r in self._run(g1, full, where, errors)]
             hits += change_hits.get(c.name.lower(), [])
             if tenant is not None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import gc
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,7 +61,26 @@ def _location(f: Finding, lt: LoadedTrust) -> Located:
     return lt.identity_location
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Parsing and evaluating allocate millions of small acyclic objects that stay alive; the
+    cyclic collector rescanning them all is most of the time on a large file (2.7x measured).
+    Reference counting still frees them; the collector runs again afterwards."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def evaluate_paths(engine: Engine, paths: Iterable[str | Path]) -> EvaluateResult:
+    with _gc_paused():
+        return _evaluate_paths(engine, paths)
+
+
+def _evaluate_paths(engine: Engine, paths: Iterable[str | Path]) -> EvaluateResult:
     result = EvaluateResult()
     for path in iter_paths(paths):
         result.files += 1

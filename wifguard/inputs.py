@@ -11,8 +11,6 @@ credential.
 from __future__ import annotations
 
 import json
-import json.decoder
-import json.scanner
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -38,29 +36,68 @@ class PosDict(dict[str, Any]):
     pos: int = 0
 
 
-class _PositionDecoder(json.JSONDecoder):
-    def __init__(self) -> None:
-        super().__init__()
+# One pass over the text finds every object's braces outside strings (the regex engine skips
+# strings and other characters itself). Objects close in the same order as the C decoder calls
+# ``object_hook``, so the n-th hook call gets the start of the n-th closed object.
+_BRACE = re.compile(r'(?>[^"{}]++|"[^"\\]*+(?:\\.[^"\\]*+)*+")*+([{}])')
 
-        def parse_object(s_and_end: tuple[str, int], *args: Any) -> tuple[PosDict, int]:
-            obj, end = json.decoder.JSONObject(s_and_end, *args)  # type: ignore[attr-defined]
-            d = PosDict(obj)
-            d.pos = s_and_end[1] - 1
-            return d, end
 
-        self.parse_object = parse_object
-        # The pure-Python scanner calls self.parse_object, so positions are recorded.
-        self.scan_once = json.scanner.py_make_scanner(self)  # type: ignore[attr-defined]
+def _starts_in_close_order(text: str) -> list[int]:
+    out: list[int] = []
+    stack: list[int] = []
+    pos = 0
+    match = _BRACE.match
+    while (m := match(text, pos)) is not None:
+        pos = m.end()
+        if m.group(1) == "{":
+            stack.append(pos - 1)
+        elif stack:
+            out.append(stack.pop())
+    return out
 
 
 def loads_with_positions(text: str) -> Any:
-    return _PositionDecoder().decode(text)
+    """``json.loads`` (the C decoder) whose objects are ``PosDict``s knowing their offset."""
+    starts = iter(_starts_in_close_order(text))
+
+    def hook(obj: dict[str, Any]) -> PosDict:
+        d = PosDict(obj)
+        d.pos = next(starts, 0)
+        return d
+
+    return json.loads(text, object_hook=hook)
+
+
+class _Lines:
+    """Line/column of offsets in one text; queries in ascending order cost one pass in total."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.offset = 0
+        self.line = 1
+        self.line_start = 0
+
+    def at(self, offset: int) -> tuple[int, int]:
+        if offset < self.offset:
+            self.offset, self.line, self.line_start = 0, 1, 0
+        text = self.text
+        self.line += text.count("\n", self.offset, offset)
+        nl = text.rfind("\n", self.offset, offset)
+        if nl >= 0:
+            self.line_start = nl + 1
+        self.offset = offset
+        return self.line, offset - self.line_start + 1
+
+
+_lines_cache: list[_Lines] = []
 
 
 def line_col(text: str, offset: int) -> tuple[int, int]:
-    line = text.count("\n", 0, offset) + 1
-    col = offset - (text.rfind("\n", 0, offset) + 1) + 1
-    return line, col
+    # The index of the last text asked about is kept, so locating every credential of a file is
+    # linear in the file's size (counting from the start each time was quadratic).
+    if not _lines_cache or _lines_cache[0].text is not text:
+        _lines_cache[:] = [_Lines(text)]
+    return _lines_cache[0].at(offset)
 
 
 @dataclass(frozen=True)
@@ -155,14 +192,14 @@ def _identity_from_arm_fic_id(fic_id: str | None) -> tuple[str, str] | None:
     return uami, uami.rsplit("/", 1)[-1]
 
 
-def _bare(path: str, text: str, items: list[tuple[Any, str]]) -> LoadedTrust:
-    """Credentials without an identity: the file stands for the identity."""
+def _bare(path: str, text: str, items: list[tuple[Any, str, Credential]],
+          identity: tuple[str, str] | None = None) -> LoadedTrust:
+    """Credentials without an identity: the file (or the list item) stands for the identity."""
     creds: list[Credential] = []
     locs: dict[str, Located] = {}
     kind = IdentityKind.APPLICATION
-    ident_id, ident_name = path, Path(path).stem
-    for obj, where in items:
-        c = _cred(obj, where)
+    ident_id, ident_name = identity or (path, Path(path).stem)
+    for obj, _, c in items:
         if c.shape == "arm":
             kind = IdentityKind.MANAGED_IDENTITY
             derived = _identity_from_arm_fic_id(c.id)
@@ -172,6 +209,20 @@ def _bare(path: str, text: str, items: list[tuple[Any, str]]) -> LoadedTrust:
         locs.setdefault(c.name, _loc(path, text, obj))
     ident = Identity(ident_id, ident_name, kind)
     return LoadedTrust(TrustContext(ident, tuple(creds), (), None), path, _loc(path, text, items[0][0]), locs)
+
+
+def _bare_list(path: str, text: str, items: list[tuple[Any, str, Credential]]) -> list[LoadedTrust]:
+    """A JSON list of bare credentials is a list of separate credentials: nothing says they
+    belong to one identity (rules across an identity's credentials must not fire between
+    unrelated ones). ARM credentials whose resource id names their managed identity are grouped
+    under it; anything else stands alone, as ``file[i]``."""
+    groups: dict[str, list[tuple[Any, str, Credential]]] = {}
+    for item in items:
+        c = item[2]
+        derived = _identity_from_arm_fic_id(c.id) if c.shape == "arm" else None
+        groups.setdefault(derived[0].lower() if derived else item[1], []).append(item)
+    stem = Path(path).stem
+    return [_bare(path, text, group, (f"{path}{group[0][1]}", f"{stem}{group[0][1]}")) for group in groups.values()]
 
 
 def _trust(path: str, text: str, obj: Mapping[str, Any], where: str, kind_hint: str) -> LoadedTrust:
@@ -309,7 +360,7 @@ def load_file(path: Path, display: str | None = None) -> tuple[list[LoadedTrust]
     items = [_unflatten_arm(o) if isinstance(o, Mapping) else o for o in items]
     loaded: list[LoadedTrust] = []
     errors: list[InputError] = []
-    bare: list[tuple[Any, str]] = []
+    bare: list[tuple[Any, str, Credential]] = []
     for i, obj in enumerate(items):
         where = f"[{i}]" if isinstance(data, list) else "(top level)"
         if not isinstance(obj, Mapping):
@@ -318,8 +369,7 @@ def load_file(path: Path, display: str | None = None) -> tuple[list[LoadedTrust]
         kind = _kind_of(obj)
         try:
             if kind in {"graph-fic", "arm-fic"}:
-                _cred(obj, where)  # validate now so the error names this item
-                bare.append((obj, where))
+                bare.append((obj, where, _cred(obj, where)))  # validated now so the error names this item
             elif kind in {"trust", "application", "uami"}:
                 loaded.append(_trust(shown, text, obj, where, kind))
             else:
@@ -332,11 +382,15 @@ def load_file(path: Path, display: str | None = None) -> tuple[list[LoadedTrust]
         except ModelError as exc:
             errors.append(InputError(shown, str(exc)))
     if bare:
-        trust = _bare(shown, text, bare)
-        if parent_app and trust.context.identity.kind is IdentityKind.APPLICATION:
-            ident = Identity(parent_app, trust.context.identity.name, IdentityKind.APPLICATION)
-            trust.context = TrustContext(ident, trust.context.credentials, (), None)
-        loaded.insert(0, trust)
+        if parent_app:
+            # A Graph page of one application's credentials: they do belong together.
+            trust = _bare(shown, text, bare)
+            if trust.context.identity.kind is IdentityKind.APPLICATION:
+                ident = Identity(parent_app, trust.context.identity.name, IdentityKind.APPLICATION)
+                trust.context = TrustContext(ident, trust.context.credentials, (), None)
+            loaded.insert(0, trust)
+        else:
+            loaded[:0] = _bare_list(shown, text, bare) if isinstance(data, list) else [_bare(shown, text, bare)]
     return loaded, errors
 
 

@@ -116,8 +116,13 @@ class Responder:
         self._notifier: Any = None
         self._change_rules = frozenset(r.id for r in engine.rules if r.spec.applies_to == "change")
         self._tenant_rules = frozenset(r.id for r in engine.rules if r.spec.applies_to == "tenant")
+        self._external_rules = frozenset(r.id for r in engine.rules if r.spec.category == "external")
+        self._external: Any = None  # wifguard.external.checks.ExternalChecks, opened on first use
+        self._external_lock = asyncio.Lock()
 
     async def close(self) -> None:
+        if self._external not in (None, False):
+            await self._external.aclose()
         await self.inventory.close()
         if self._notifier is not None:
             await self._notifier.aclose()
@@ -307,10 +312,27 @@ class Responder:
                 result.add_record(r)
             await self.respond_from_evidence(changes, None, result)
             return
-        evaluations = [self.engine.evaluate(ctx, change=c) for c in changes
-                       if c.kind is not ChangeKind.IDENTITY] or [self.engine.evaluate(ctx)]
-        await self.respond(ctx, evaluations, result, tenant_rules_ran=False)
+        facts = await self.external_facts([ctx])
+        evaluations = [self.engine.evaluate(ctx, change=c, external=facts) for c in changes
+                       if c.kind is not ChangeKind.IDENTITY] or [self.engine.evaluate(ctx, external=facts)]
+        await self.respond(ctx, evaluations, result, tenant_rules_ran=False, external=facts)
         await self.respond_from_evidence(changes, ctx, result)
+
+    async def external_facts(self, contexts: Sequence[TrustContext]) -> Any:
+        """Outside checks (WIF212-216) for these identities, when the config enables a provider;
+        the answers are cached in the store's ``external`` table."""
+        async with self._external_lock:
+            if self._external is None:
+                from wifguard.external.runtime import open_checks
+
+                self._external = await open_checks(self.engine.config, conn=self.conn, env=self.env,
+                                                   tables=getattr(self.store, "_tables", None),
+                                                   prefix=getattr(self.store, "prefix", "wifguard")) or False
+        if self._external is False:
+            return None
+        from wifguard.external.runtime import privileged_by
+
+        return await self._external.resolve(contexts, privileged_by(self.engine))
 
     # -- evidence that outlives the identity (wifguard/evidence.py) --------------------------------
     async def _with_trail(self, changes: list[Change], result: RunResult) -> list[Change]:
@@ -389,25 +411,31 @@ class Responder:
     def tenant_rule_ids(self) -> frozenset[str]:
         return self._tenant_rules
 
-    def scope(self, tenant_rules_ran: bool, only_rules: frozenset[str] | None = None) -> EvaluationScope:
+    def scope(self, tenant_rules_ran: bool, only_rules: frozenset[str] | None = None,
+              external_complete: bool = False) -> EvaluationScope:
         """Which stored findings an evaluation may resolve: event-only rules never resolve (their
-        evidence is the event), tenant rules only after a sweep."""
+        evidence is the event), tenant rules only after a sweep, outside rules (WIF212-216) only
+        when every outside answer was definite (an "unknown" is no evidence that a name came back)."""
         if only_rules is not None:
             return EvaluationScope.whole_identity(rule_ids=sorted(only_rules))
         skip = set(self._change_rules)
+        if not external_complete:
+            skip |= self._external_rules
         if not tenant_rules_ran:
             skip |= self._tenant_rules
         return EvaluationScope.whole_identity(rule_ids=[r.id for r in self.engine.rules if r.id not in skip])
 
     async def respond(self, ctx: TrustContext, evaluations: Sequence[Evaluation], result: RunResult, *,
                       tenant_rules_ran: bool, notify: bool = True,
-                      only_rules: frozenset[str] | None = None) -> RecordResult:
+                      only_rules: frozenset[str] | None = None, external: Any = None) -> RecordResult:
         findings = list({f.fingerprint: f for ev in evaluations for f in ev.findings}.values())
         exempted = list({f.fingerprint: f for ev in evaluations for f, _ in ev.exempted}.values())
         for ev in evaluations:
             result.errors += list(ev.errors)
-        rec = await self.store.record(ctx.identity.id, findings, scope=self.scope(tenant_rules_ran, only_rules),
-                                      exempted=exempted)
+        from wifguard.external.runtime import incomplete
+
+        scope = self.scope(tenant_rules_ran, only_rules, external_complete=not incomplete(external, ctx))
+        rec = await self.store.record(ctx.identity.id, findings, scope=scope, exempted=exempted)
         result.add_record(rec)
         result.findings += findings
         if notify and rec.to_notify:
@@ -497,7 +525,7 @@ class Responder:
     # -- sweeps ------------------------------------------------------------------------------------
     async def record_sweep(self, evaluations: Sequence[tuple[TrustContext, Evaluation]], result: RunResult, *,
                            all_identity_ids: Iterable[str] | None = None, notify: bool = True,
-                           only_rules: frozenset[str] | None = None) -> RunResult:
+                           only_rules: frozenset[str] | None = None, external: Any = None) -> RunResult:
         await self._resume_quarantine(result)
         sem = asyncio.Semaphore(RECORD_CONCURRENCY)
 
@@ -505,7 +533,7 @@ class Responder:
             async with sem:
                 try:
                     await self.respond(ctx, [ev], result, tenant_rules_ran=True, notify=notify,
-                                       only_rules=only_rules)
+                                       only_rules=only_rules, external=external)
                 except Exception as exc:
                     result.errors.append(f"{ctx.identity.name}: recording failed: {exc}")
 
@@ -606,5 +634,6 @@ async def record_sweep(store_conn: str, engine: Engine, report: Any, *, conn: Co
             result = RunResult()
             await responder.record_sweep(report.evaluations, result,
                                          all_identity_ids=report.result.all_identity_ids
-                                         if not report.result.errors else None)
+                                         if not report.result.errors else None,
+                                         external=getattr(report, "external", None))
             return result

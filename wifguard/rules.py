@@ -23,11 +23,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from wifguard.model import Severity
 
 TARGETS = ("credential", "tenant", "role_assignment", "identity", "change")
-CATEGORIES = ("issuer", "subject", "flexible", "audience", "hygiene", "privilege", "actor", "custom")
+CATEGORIES = ("issuer", "subject", "flexible", "audience", "hygiene", "privilege", "actor", "external", "custom")
 
 # Variables a condition may use, per target (see wifguard.facts for their fields).
 VARIABLES: dict[str, frozenset[str]] = {
-    "credential": frozenset({"credential", "issuer", "subject", "flex", "identity", "config", "prior"}),
+    "credential": frozenset({"credential", "issuer", "subject", "flex", "identity", "config", "prior", "external"}),
     "tenant": frozenset({"credential", "issuer", "subject", "flex", "identity", "config", "tenant"}),
     "role_assignment": frozenset({"role", "identity", "config"}),
     "identity": frozenset({"identity", "config"}),
@@ -58,7 +58,8 @@ class RuleSpec(BaseModel):
     id: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{1,63}$")
     title: str = Field(min_length=3)
     severity: Severity
-    category: Literal["issuer", "subject", "flexible", "audience", "hygiene", "privilege", "actor", "custom"] = (
+    category: Literal["issuer", "subject", "flexible", "audience", "hygiene", "privilege", "actor", "external",
+                      "custom"] = (
         "custom"
     )
     applies_to: Literal["credential", "tenant", "role_assignment", "identity", "change"]

@@ -120,17 +120,21 @@ async def _run_shard(responder: Responder, shard: Mapping[str, Any]) -> RunResul
         for start in range(0, len(ids), SHARD_READ_CHUNK):
             # $batch reads for the chunk and one role-assignment listing per subscription.
             contexts = await inv.application_contexts(ids[start:start + SHARD_READ_CHUNK], errors=result.errors)
+            facts = await responder.external_facts([c for c in contexts.values() if c is not None])
             for ident_id, ctx in contexts.items():
                 if ctx is None:
                     result.add_record(await responder.store.record(ident_id, [], scope=responder.scope(False)))
                 elif ctx.credentials:
-                    await responder.respond(ctx, [engine.evaluate(ctx)], result, tenant_rules_ran=False)
+                    await responder.respond(ctx, [engine.evaluate(ctx, external=facts)], result,
+                                            tenant_rules_ran=False, external=facts)
     elif kind == "subscription":
         sub = str(shard["id"])
         for uami in await inv.arm.identities(sub):
             ctx = await inv.managed_identity_context(str(uami["id"]), errors=result.errors)
             if ctx is not None and ctx.credentials:
-                await responder.respond(ctx, [engine.evaluate(ctx)], result, tenant_rules_ran=False)
+                facts = await responder.external_facts([ctx])
+                await responder.respond(ctx, [engine.evaluate(ctx, external=facts)], result, tenant_rules_ran=False,
+                                        external=facts)
     elif kind == "tenant":
         # Tenant-wide rules (duplicate trusts, unknown managed-identity subjects) need every
         # identity at once: one bulk read, evaluating only those rules.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +23,7 @@ class SweepReport:
     seconds: float
     evaluate_seconds: float
     errors: list[str] = field(default_factory=list)
+    external: Any = None  # wifguard.external.checks.ExternalFacts when outside checks ran
 
     @property
     def findings(self) -> list[Finding]:
@@ -50,6 +51,7 @@ class SweepReport:
                 duration_seconds=round(self.seconds, 3),
                 peak_rss_mb=round(_peak_rss_mb(), 1),
                 errors=len(self.errors),
+                **({"external": self.external.stats} if self.external is not None else {}),
             ),
             "errors": self.errors,
         }
@@ -63,15 +65,39 @@ def _peak_rss_mb() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB on Linux
 
 
-async def sweep(conn: Connection, engine: Engine, progress: Progress | None = None) -> SweepReport:
+async def sweep(conn: Connection, engine: Engine, progress: Progress | None = None,
+                external: Any = None) -> SweepReport:
+    """``external``: open ``wifguard.external.checks.ExternalChecks``, resolved before evaluation."""
     t0 = time.perf_counter()
     async with Inventory(conn) as inv:
         result = await inv.sweep(progress)
+    facts = None
+    if external is not None:
+        from wifguard.external.runtime import privileged_by
+
+        facts = await external.resolve(result.contexts, privileged_by(engine))
     t1 = time.perf_counter()
-    evaluations = [(ctx, engine.evaluate(ctx, tenant=result.tenant)) for ctx in result.contexts]
+    evaluations = [(ctx, engine.evaluate(ctx, tenant=result.tenant, external=facts)) for ctx in result.contexts]
     t2 = time.perf_counter()
     errors = list(result.errors) + [e for _, ev in evaluations for e in ev.errors]
-    return SweepReport(result, evaluations, t2 - t0, t2 - t1, errors)
+    return SweepReport(result, evaluations, t2 - t0, t2 - t1, errors, facts)
+
+
+async def sweep_with_checks(conn: Connection, engine: Engine, progress: Progress | None = None, *,
+                            env: Mapping[str, str] | None = None, store: str | None = None,
+                            prefix: str = "wifguard") -> SweepReport:
+    """A sweep with the outside checks the config enables (WIF212-216), cached in ``store`` if given."""
+    import os
+
+    from wifguard.external.runtime import open_checks
+
+    external = await open_checks(engine.config, conn=conn, env=os.environ if env is None else env,
+                                 store_conn=store, prefix=prefix)
+    try:
+        return await sweep(conn, engine, progress, external)
+    finally:
+        if external is not None:
+            await external.aclose()
 
 
 @contextmanager

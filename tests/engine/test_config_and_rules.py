@@ -38,6 +38,7 @@ CATALOGUE = {
     # level lower), WIF609 critical when the trusting app holds Tier 0.
     "WIF606": "high", "WIF607": "medium", "WIF608": "high", "WIF609": "high",
     "WIF701": "medium", "WIF702": "medium",
+    "WIF212": "high", "WIF213": "critical", "WIF214": "high", "WIF215": "high", "WIF216": "high",
 }
 
 

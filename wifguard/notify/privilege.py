@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
 from wifguard.model import ScopeLevel, TrustContext, scope_level
 from wifguard.roles import role_facts
@@ -77,6 +79,40 @@ def azure_role_privileges(ctx: TrustContext, privileged_roles: frozenset[str]) -
         yield Privilege(rf.name, ra.scope, tier, int(scope_level(ra.scope, roots)))
 
 
+@lru_cache(maxsize=1)
+def _tiering() -> Any:
+    from wifguard.privilege.tiering import shipped_tiering
+
+    return shipped_tiering()
+
+
+def _from_tier(t: int) -> int:
+    """The shipped tiering's Tier 0/1/2 (0 = control plane) as this module's rank tiers."""
+    return TIER_GRANT if t == 0 else TIER_CONTROL if t == 1 else TIER_OTHER
+
+
+@register_source("entra")
+def entra_privileges(ctx: TrustContext, privileged_roles: frozenset[str]) -> Iterable[Privilege]:
+    """Graph application permissions and Entra directory roles (when the sweep read them)."""
+    held = ctx.privilege
+    if held is None:
+        return
+    from wifguard.privilege.facts import permission_tier
+
+    tiering = _tiering()
+    for perm in held.app_permissions:
+        yield Privilege(perm.value or perm.display_name or perm.app_role_id, TENANT_SCOPE,
+                        _from_tier(permission_tier(perm, tiering)), int(ScopeLevel.ROOT), "graph-permission")
+    for role in held.directory_roles:
+        tier = _from_tier(tiering.directory_role(role.role_id, role.name))
+        if role.eligible and tier > TIER_OTHER:
+            tier -= 1  # eligible: one activation away
+        whole = role.scope in ("", "/")
+        name = (role.name or role.role_id) + (" (eligible)" if role.eligible else "")
+        yield Privilege(name, TENANT_SCOPE if whole else f"directory scope {role.scope}", tier,
+                        int(ScopeLevel.ROOT if whole else ScopeLevel.MANAGEMENT_GROUP), "entra-role")
+
+
 def privileges_of(ctx: TrustContext, privileged_roles: frozenset[str] = frozenset()) -> tuple[Privilege, ...]:
     """Every privilege the registered sources know, strongest first (ties: by name)."""
     out: list[Privilege] = []
@@ -114,6 +150,8 @@ def scope_words(scope: str) -> str:
     """An ARM scope as a reader says it: "subscription 1111…", "resource group rg-ci", ..."""
     if scope == TENANT_SCOPE:
         return "the whole tenant"
+    if scope.startswith("directory scope "):
+        return scope
     parts = [p for p in scope.strip().split("/") if p]
     level = scope_level(scope)
     if level is ScopeLevel.ROOT:

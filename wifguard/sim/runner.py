@@ -118,6 +118,7 @@ class SimTenant:
         self.ca_path = info["ca_path"]
         self.token = info["token"]
         self.tenant_id = info["tenant_id"]
+        self.external_urls: dict[str, str] = dict(info.get("external") or {})  # provider -> API base URL
 
     def stop(self) -> None:
         if self._stopped:

@@ -31,6 +31,7 @@ from multidict import CIMultiDict
 
 from .arm import ArmApi, arm_error_body
 from .errors import SimError
+from .external import ExternalSim
 from .faults import Fault, FaultInjector
 from .graph import GraphApi, graph_error_body
 from .state import SimulationConfig, Tenant
@@ -53,7 +54,9 @@ class SimServer:
 
     def __init__(self, seed: Mapping[str, Any] | str | Path, *, host: str = "127.0.0.1", port: int = 0,
                  arm_port: int | None = None, token: str = DEFAULT_TOKEN) -> None:
-        self.tenant = Tenant(load_seed(seed))
+        seed_data = load_seed(seed)
+        self.tenant = Tenant(seed_data)
+        self.external = ExternalSim(seed_data)  # GitHub, GitLab, Terraform Cloud (wifguard.sim.external)
         self.stats = Stats()
         self.token = token
         self.host = host
@@ -83,7 +86,7 @@ class SimServer:
 
     def info(self) -> dict[str, Any]:
         return {"graph_url": self.graph_url, "arm_url": self.arm_url, "ca_path": self.ca_path,
-                "token": self.token, "tenant_id": self.tenant.tenant_id}
+                "token": self.token, "tenant_id": self.tenant.tenant_id, "external": dict(self.external.urls)}
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -107,8 +110,10 @@ class SimServer:
         arm_site = web.TCPSite(self._runner, self.host, self._arm_port, ssl_context=ctx)
         await arm_site.start()
         self.arm_port = _bound_port(arm_site)
+        await self.external.start(ctx, self.host)
 
     async def stop(self) -> None:
+        await self.external.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -232,7 +237,7 @@ class SimServer:
         """Operations on the live tenant; run on the server's loop thread only."""
         t = self.tenant
         if op == "stats":
-            return self.stats.to_dict()
+            return {**self.stats.to_dict(), "external": dict(self.external.requests)}
         if op == "reset_stats":
             self.stats.reset()
             return None
@@ -307,6 +312,10 @@ async def _serve_async(seed: Mapping[str, Any] | str | Path, port: int, arm_port
             f"  ARM:    {info['arm_url']}\n"
             f"  CA:     {info['ca_path']}  (e.g. export SSL_CERT_FILE=... REQUESTS_CA_BUNDLE=...)\n"
             f"  token:  {info['token']}  (any bearer token is accepted)\n"
+            "Point the wifguard CLI at it (sweep, quarantine restore) with:\n"
+            f"  export WIFGUARD_GRAPH_URL={info['graph_url']} WIFGUARD_ARM_URL={info['arm_url']} \\\n"
+            f"         WIFGUARD_CA_BUNDLE={info['ca_path']} WIFGUARD_STATIC_TOKEN={info['token']} \\\n"
+            f"         WIFGUARD_TENANT_ID={info['tenant_id']}\n"
             "Press Ctrl+C to stop.\n")
     sys.stdout.flush()
     try:

@@ -94,8 +94,14 @@ def _run(conn: str, prefix: str, work: Callable[[Any], Awaitable[T]]) -> T:
         return asyncio.run(main())
     except AzureError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        typer.echo(f"error: cannot read the findings store: {first}", err=True)
+        typer.echo(f"wifguard: cannot read the findings store: {first}", err=True)
         raise typer.Exit(2) from None
+
+
+def _console() -> Console:
+    """Wide when piped: a pipe is not an 80-column terminal."""
+    c = Console()
+    return c if c.is_terminal else Console(width=160)
 
 
 def _missing_table(exc: BaseException) -> bool:
@@ -272,7 +278,7 @@ def list_findings(
     elif fmt is ListFormat.csv:
         sys.stdout.write(render_csv(records))
     else:
-        render_table(records, Console())
+        render_table(records, _console())
 
 
 @findings_app.command("show")
@@ -298,9 +304,9 @@ def show_finding(
 
     rec = _run(store, prefix, work)
     if rec is None:
-        typer.echo(f"error: no finding with fingerprint {fingerprint}", err=True)
+        typer.echo(f"wifguard: no finding with fingerprint {fingerprint} (findings show)", err=True)
         raise typer.Exit(1)
     if fmt is ShowFormat.json:
         typer.echo(json.dumps(rec.to_dict(), indent=2, ensure_ascii=False))
     else:
-        render_panel(rec, Console())
+        render_panel(rec, _console())
