@@ -1,7 +1,8 @@
 """`make bench`: print every figure next to its target (README "Benchmarks").
 
 Figures only: nothing here asserts, so a slow machine prints a slow figure instead of failing CI.
-Run one with `python -m bench NAME` (engine, evaluate, evaluate-large, sweep, sdk, store, functions).
+Run one with `python -m bench NAME` (engine, evaluate, evaluate-large, sweep, sdk, store, functions, findings,
+external).
 """
 
 from __future__ import annotations
@@ -262,6 +263,82 @@ def bench_functions() -> None:
         "≥ 200/s")
 
 
+def _github_world(seed: dict[str, Any], deleted_every: int = 50) -> dict[str, Any]:
+    """The simulated GitHub for a generated tenant: every owner and repository its subjects name,
+    with environments (prod protected, the rest not), less every ``deleted_every``-th repository."""
+    import re
+
+    pat = re.compile(r"^repo:([^/:@]+)/([^:@/]+)")
+    names: set[tuple[str, str]] = set()
+    for app in seed["applications"]:
+        for f in app.get("federatedIdentityCredentials") or []:
+            m = pat.match(f.get("subject") or "")
+            if m and f["issuer"] == "https://token.actions.githubusercontent.com":
+                names.add((m.group(1), m.group(2)))
+    owners = {o: {"login": o, "id": 10_000 + i, "type": "Organization"} for i, o in enumerate(sorted({o for o, _ in names}))}
+    reviewers = [{"id": 1, "type": "required_reviewers", "reviewers": [{"type": "Team", "reviewer": {"id": 7}}]}]
+    repos = []
+    for i, (o, r) in enumerate(sorted(names)):
+        if i % deleted_every == 0:
+            continue
+        envs = [{"name": e, "protection_rules": reviewers if e == "prod" else []} for e in ("dev", "test", "staging", "prod")]
+        repos.append({"id": 500_000 + i, "name": r, "full_name": f"{o}/{r}", "owner": owners[o], "private": False,
+                      "environments": envs})
+    return {"accounts": list(owners.values()), "repositories": repos}
+
+
+def bench_external() -> None:
+    """A 10,000-app sweep with the GitHub checks on: cache cold, then warm (Azurite), requests
+    made against GitHub's quota and the run's budget."""
+    from wifguard.azurite import run_azurite
+    from wifguard.config import load_config
+    from wifguard.engine import Engine
+    from wifguard.external.runtime import open_checks
+    from wifguard.inventory.connection import Connection
+    from wifguard.sim import SimTenant
+    from wifguard.sim.generate import generate_seed
+    from wifguard.sweep import sweep
+
+    seed = generate_seed(apps=10000, fics_per_app=2, uamis=1000, subscriptions=4, role_assignments=1000, seed=42)
+    seed["github"] = _github_world(seed)
+    config = load_config(overrides={"external": {"github": {"enabled": True, "max_requests": 4000}},
+                                    "home_tenant_id": seed["tenantId"]})
+    engine = Engine(config)
+
+    async def run(sim: Any, az: Any) -> dict[str, Any]:
+        conn = Connection.from_sim(sim)
+        out: dict[str, Any] = {}
+        for label in ("cold", "warm"):
+            before = sim.stats()["external"]["github"]
+            checks = await open_checks(config, conn=conn, env={}, store_conn=az.connection_string, prefix="bench")
+            t = time.perf_counter()
+            try:
+                rep = await sweep(conn, engine, None, checks)
+            finally:
+                assert checks is not None
+                await checks.aclose()
+            wall = time.perf_counter() - t
+            gh = rep.external.stats["github"]
+            out[label] = {**gh, "wall": wall, "requests": sim.stats()["external"]["github"] - before,
+                          "findings": sum(1 for f in rep.findings if f.rule_id in ("WIF212", "WIF213", "WIF214")),
+                          "read": rep.result.seconds}
+        return out
+
+    with run_azurite() as az, SimTenant.start(seed, mode="process") as sim:
+        res = asyncio.run(run(sim, az))
+    for label in ("cold", "warm"):
+        r = res[label]
+        # All answers from the cache: no request, so the provider was never opened.
+        host = r["hosts"].get("github.com") or {"requests": 0, "max_requests": 4000, "remaining": None, "limit": None}
+        row(f"external: 10k-app sweep + GitHub checks, cache {label} (wall)", f"{r['wall']:.1f} s", "-")
+        row(f"external ({label}): lookups / GitHub requests / cache hits / unknown",
+            f"{r['lookups']} / {r['requests']} / {r['cache_hits']} / {r['unknown']}", "-")
+        row(f"external ({label}): within budget (run budget, GitHub quota left)",
+            f"{host['requests']} ≤ {host['max_requests']}, {host['remaining'] if host['remaining'] is not None else '-'}"
+            f" of {host['limit'] if host['limit'] is not None else 5000} left", "≤ budget")
+    row("external: WIF212-214 findings (cold = warm)", f"{res['cold']['findings']} = {res['warm']['findings']}", "-")
+
+
 BENCHES = {
     "engine": bench_engine,
     "evaluate": bench_evaluate_files,
@@ -271,6 +348,7 @@ BENCHES = {
     "store": bench_store,
     "functions": bench_functions,
     "findings": bench_findings,
+    "external": bench_external,
 }
 
 
