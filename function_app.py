@@ -48,28 +48,54 @@ def _log_result(name: str, result: RunResult) -> None:
         log.warning("%s: %s", name, err)
 
 
+#: Event Hub retry policy: when a batch raises (records could be neither processed nor parked,
+#: e.g. the store is down), the host runs the same batch again before it checkpoints, backing
+#: off exponentially; bounded, so a long outage leaves the batch to the next start-up or owner.
+EVENTHUB_RETRY = {"strategy": "exponential_backoff", "max_retry_count": "8",
+                  "minimum_interval": "00:00:05", "maximum_interval": "00:05:00"}
+
+
 @app.function_name("audit_logs")
 @app.event_hub_message_trigger(arg_name="events", event_hub_name="%WIFGUARD_EVENTHUB_NAME%",
                                connection="WIFGUARD_EVENTHUB", cardinality="many", consumer_group="wifguard")
+@app.retry(**EVENTHUB_RETRY)
 async def audit_logs(events: list[func.EventHubEvent]) -> None:
     """Entra audit records streamed by the tenant's diagnostic setting.
 
-    The Event Hub checkpoint advances even when a function throws, so nothing here throws for
-    one bad record: it is parked with its reason and the rest of the batch goes on.
+    One bad record never fails the batch: it is parked (its own bytes, reason, transient or
+    permanent) and the rest goes on. The function raises only when records could be neither
+    processed nor parked, so the host's retry policy delivers the batch again; records already
+    done are then duplicates, the others are processed.
     """
+    from wifguard.pipeline import BatchNotDurable
     from wifguard.runtime import process_audit_bodies
 
-    result = await process_audit_bodies(await responder(), [e.get_body() for e in events])
+    try:
+        result = await process_audit_bodies(await responder(), [e.get_body() for e in events])
+    except BatchNotDurable as exc:
+        _log_result("audit_logs", exc.result)
+        log.error("audit_logs: %s; failing the invocation so the batch is delivered again", exc)
+        raise
     _log_result("audit_logs", result)
 
 
 @app.function_name("resource_events")
 @app.event_grid_trigger(arg_name="event")
 async def resource_events(event: func.EventGridEvent) -> None:
-    """Role-assignment and managed-identity credential writes/deletes from the subscription topic."""
+    """Role-assignment and managed-identity credential writes/deletes from the subscription topic.
+
+    Fails (raises) when the event could be neither processed nor parked, so Event Grid retries
+    it and finally dead-letters it (retry policy and dead-letter container are in infra/).
+    """
+    from wifguard.pipeline import BatchNotDurable
     from wifguard.runtime import process_event_grid
 
-    result = await process_event_grid(await responder(), [event], function_objects=True)
+    try:
+        result = await process_event_grid(await responder(), [event], function_objects=True)
+    except BatchNotDurable as exc:
+        _log_result("resource_events", exc.result)
+        log.error("resource_events: %s; failing so that Event Grid retries", exc)
+        raise
     _log_result("resource_events", result)
 
 
@@ -91,6 +117,22 @@ async def sweep_planner(timer: func.TimerRequest, shards: func.Out[list[str]]) -
     purged = await r.store.purge_expired_events()
     shards.set([shard_message(s) for s in plan])
     log.info("sweep_planner: %d shard(s) queued, %d expired event records purged", len(plan), purged)
+    await _redrive_parked(r)
+
+
+async def _redrive_parked(r: Responder) -> None:
+    """Transient parked records (outages, partial reads) go through the pipeline again: a bounded
+    number per tick, each after a backoff that doubles with its attempts."""
+    from wifguard.redrive import redrive_due
+
+    try:
+        report = await redrive_due(r)
+        abandoned = await r.ledger.abandoned()
+    except Exception as exc:  # the sweep was queued; the next tick re-drives
+        log.warning("sweep_planner: re-drive of parked records failed: %s", exc)
+        return
+    log.info("sweep_planner: parked records re-driven: %d done, %d still parked; %d abandoned claim(s)",
+             report.count("done"), report.count("parked"), abandoned)
 
 
 @app.function_name("sweep_shard")

@@ -2,7 +2,7 @@
 
 Figures only: nothing here asserts, so a slow machine prints a slow figure instead of failing CI.
 Run one with `python -m bench NAME` (engine, evaluate, evaluate-large, sweep, sdk, store, functions, findings,
-external).
+external, chaos).
 """
 
 from __future__ import annotations
@@ -263,6 +263,16 @@ def bench_functions() -> None:
         "≥ 200/s")
 
 
+def bench_chaos() -> None:
+    """Faults on the event path (bench/bench_chaos.py): lost / parked / re-driven / duplicates."""
+    out = subprocess.run([PY, str(ROOT / "bench" / "bench_chaos.py")], capture_output=True, text=True, cwd=ROOT,
+                         check=True).stdout
+    for r in json.loads(out.strip().splitlines()[-1]):
+        row(f"chaos: {r['fault']} (120 records)",
+            f"lost {r['lost']}, resolved {r['wrongly_resolved']}, parked {r['parked']}, "
+            f"re-driven {r['redriven']}, dup {r['duplicates']}", "0 lost, 0 resolved, dup ≤ 4/crash")
+
+
 def _github_world(seed: dict[str, Any], deleted_every: int = 50) -> dict[str, Any]:
     """The simulated GitHub for a generated tenant: every owner and repository its subjects name,
     with environments (prod protected, the rest not), less every ``deleted_every``-th repository."""
@@ -349,6 +359,7 @@ BENCHES = {
     "functions": bench_functions,
     "findings": bench_findings,
     "external": bench_external,
+    "chaos": bench_chaos,
 }
 
 

@@ -24,6 +24,7 @@ under both readings (see :func:`diff_credentials`).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any, Final, Protocol
 
@@ -45,6 +46,7 @@ from handlers.base import (
     truncate,
     type_name,
 )
+from handlers.spans import with_raw
 from wifguard.model import Actor, Change, ChangeKind, Credential, IdentityKind, ModelError
 
 __all__ = ["decode_audit_bodies", "diff_credentials"]
@@ -140,26 +142,41 @@ def _decode_parsed(obj: Any, where: str, raw_body: bytes | str | None) -> list[D
     if isinstance(obj, Mapping):
         if "records" not in obj and isinstance(obj.get("value"), list | tuple) and "properties" not in obj:
             # A Graph page: {"@odata.context": ..., "value": [directoryAudit, ...]}
-            return [_decode_record(rec, i, _label(where, i)) for i, rec in enumerate(obj["value"])]
+            return with_raw([_decode_record(rec, i, _label(where, i)) for i, rec in enumerate(obj["value"])],
+                            obj["value"], raw_body, "value")
         if "records" in obj:
             records = obj["records"]
             if not isinstance(records, list | tuple):
                 raw = raw_body if raw_body is not None else dumps(obj)
                 reason = f"{where}: 'records' is not a list (got {type_name(records)})"
                 return [_rejected(sha256_id(raw), reason, raw)]
-            return [_decode_record(rec, i, _label(where, i)) for i, rec in enumerate(records)]
-        return [_decode_record(obj, 0, _label(where, None))]
+            # each record keeps its own exact bytes: parking and dedup digest them
+            return with_raw([_decode_record(rec, i, _label(where, i)) for i, rec in enumerate(records)],
+                            records, raw_body, "records")
+        one = _decode_record(obj, 0, _label(where, None))
+        if one.status == IGNORED:
+            return [one]
+        return [dataclasses.replace(one, raw=raw_body if raw_body is not None else dumps(obj))]
     if isinstance(obj, list | tuple):
         out: list[Decoded] = []
+        if not any(_nested_body(item) for item in obj):
+            return with_raw([_decode_record(item, i, _label(where, i)) for i, item in enumerate(obj)],
+                            obj, raw_body, None)
         for i, item in enumerate(obj):
-            if isinstance(item, Mapping) and "properties" not in item and (
-                    "records" in item or isinstance(item.get("value"), list | tuple)):
+            if _nested_body(item):
                 out.extend(_decode_parsed(item, f"{where} item {i}", None))
             else:
-                out.append(_decode_record(item, i, _label(where, i)))
+                d = _decode_record(item, i, _label(where, i))
+                out.append(d if d.raw is not None or d.status == IGNORED else dataclasses.replace(d, raw=dumps(item)))
         return out
     raw = raw_body if raw_body is not None else dumps(obj)
     return [_rejected(sha256_id(raw), f"{where} is not a JSON object or array (got {type_name(obj)})", raw)]
+
+
+def _nested_body(item: Any) -> bool:
+    """An Event Hub body or a Graph page inside a list (not a record)."""
+    return isinstance(item, Mapping) and "properties" not in item and (
+        "records" in item or isinstance(item.get("value"), list | tuple))
 
 
 def _label(where: str, index: int | None) -> str:

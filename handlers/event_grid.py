@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
@@ -46,6 +47,7 @@ from handlers.base import (
     truncate,
     type_name,
 )
+from handlers.spans import with_raw
 from wifguard.model import Actor, Change, ChangeKind, IdentityKind
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -90,7 +92,8 @@ def decode_function_event(event: func.EventGridEvent | func.CloudEvent | Any) ->
     except Exception as exc:
         raw = repr(event)
         return _rejected(sha256_id(raw), f"event object could not be read: {type(exc).__name__}: {exc}", raw)
-    return _decode_one(mapping, "event", None)
+    # the binding hands over an object, not bytes: its JSON form is what is parked and digested
+    return with_raw([_decode_one(mapping, "event", None)], [mapping], None, None)[0]
 
 
 def _function_event_mapping(event: Any) -> dict[str, Any]:
@@ -133,15 +136,18 @@ def _decode_item(item: Any, where: str) -> list[Decoded]:
         except Malformed as exc:
             return [_rejected(sha256_id(item), f"{where} {exc}", item)]
         if isinstance(parsed, list):
-            return [_decode_one(ev, _label(where, i), None) for i, ev in enumerate(parsed)]
+            # each event keeps its own exact bytes: parking and dedup digest them
+            return with_raw([_decode_one(ev, _label(where, i), None) for i, ev in enumerate(parsed)],
+                            parsed, item, None)
         if isinstance(parsed, Mapping):
-            return [_decode_one(parsed, _label(where, None), item)]
+            one = _decode_one(parsed, _label(where, None), item)
+            return [one if one.status == IGNORED else dataclasses.replace(one, raw=item)]
         reason = f"{where} is not a JSON object or array (got {type_name(parsed)})"
         return [_rejected(sha256_id(item), reason, item)]
     if isinstance(item, list | tuple):
-        return [_decode_one(ev, _label(where, i), None) for i, ev in enumerate(item)]
+        return with_raw([_decode_one(ev, _label(where, i), None) for i, ev in enumerate(item)], item, None, None)
     if isinstance(item, Mapping):
-        return [_decode_one(item, _label(where, None), None)]
+        return with_raw([_decode_one(item, _label(where, None), None)], [item], None, None)
     if hasattr(item, "get_json") and hasattr(item, "id"):
         return [decode_function_event(item)]
     raw = dumps(item)

@@ -534,11 +534,17 @@ def replay(
             await responder.close()
             await st.aclose()
 
+    from wifguard.pipeline import BatchNotDurable
+
+    not_durable: BatchNotDurable | None = None
     with _store_conn(store) as conn_str, connection_for(sim, mode="thread") as (conn, _):
         resolved = _resolve(config, conn.tenant_id, flags)
         _engine_of(resolved)  # rule errors are usage errors, before anything is read
         _err(f"wifguard: {announce(resolved, store=True)}")
-        result = asyncio.run(run(conn_str, conn, resolved))
+        try:
+            result = asyncio.run(run(conn_str, conn, resolved))
+        except BatchNotDurable as exc:  # like the Functions: fail, so the batch is delivered again
+            not_durable, result = exc, exc.result
     data = result.to_json()
     tally = notification_tally(result.notifications, channels_configured=bool(resolved.channel_names()))
     data["summary"]["notifications"] = tally
@@ -568,6 +574,9 @@ def replay(
         out.print(f"{summary_line(result.findings)}; notifications: {tally['delivered']} delivered, "
                   f"{tally['pending']} pending, {tally['failed']} failed; quarantine ({resolved.quarantine_mode}): "
                   + _count_statuses(result.quarantined))
+    if not_durable is not None:
+        _err(f"wifguard: {not_durable}; replay the same file again once the store is back")
+        raise typer.Exit(3)
     total = len(result.events)
     if bad or result.errors:
         _err(f"wifguard: {bad} of {total} record(s) rejected or not processed"
@@ -664,6 +673,7 @@ def _mount_findings() -> None:
 
 
 _mount_findings()
+app.add_typer(__import__("wifguard.parked_cli", fromlist=["parked_app"]).parked_app, name="parked")
 app.add_typer(__import__("wifguard.migrate_cli", fromlist=["migrate_app"]).migrate_app, name="migrate")
 
 

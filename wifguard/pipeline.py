@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import os
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,13 +22,17 @@ from handlers.base import Decoded
 from wifguard import evidence
 from wifguard.engine import Engine, Evaluation
 from wifguard.inventory.connection import Connection
+from wifguard.inventory.gaps import ContextIncomplete, gaps, raise_if_incomplete
 from wifguard.inventory.permissions import PermissionDenied
 from wifguard.inventory.tenant import CredentialWriter, Inventory
-from wifguard.model import Change, ChangeKind, Finding, IdentityKind, TrustContext
+from wifguard.model import Change, ChangeKind, Finding, IdentityKind, ModelError, TrustContext
 from wifguard.notify import Notice, NoticeKind, NotifyConfig, compose, privileges_of
+from wifguard.notify.compose import event_id
 from wifguard.permission_health import record_denied
 from wifguard.quarantine import Quarantiner
 from wifguard.store import EvaluationScope, RecordResult, Store
+from wifguard.store.ledger import Claim, EventKey, EventLedger
+from wifguard.store.outbox import SENT, Outbox
 
 log = logging.getLogger("wifguard.pipeline")
 RECORD_CONCURRENCY = 16
@@ -36,12 +42,16 @@ COMPOSED_CHANNELS = ("teams", "slack")
 # True while a batch of trigger payloads is processed (notices then say they came from an event).
 _EVENT_PATH: contextvars.ContextVar[bool] = contextvars.ContextVar("wifguard_event_path", default=False)
 REPORT_PROFILES = 25  # riskiest identities whose owners and privilege the sweep summary keeps
+#: notifications between "sent" and "marked sent" at any moment: what a crash may send twice
+NOTIFY_IN_FLIGHT = 4
+#: after an outbox write failed, no notification is sent for this long (they stay pending)
+OUTBOX_PAUSE_S = 10.0
 
 
 @dataclass
 class EventResult:
     id: str
-    status: str  # processed | ignored | rejected | duplicate
+    status: str  # processed | ignored | rejected (parked) | duplicate | failed (not even parked)
     reason: str = ""
     source: str = ""
 
@@ -112,6 +122,10 @@ class Responder:
         self.notify_config = NotifyConfig.from_mapping(engine.config.notifications or {})
         self.quarantiner = Quarantiner(engine.config.quarantine, store, self.writer,
                                        frozenset(i for i in responder_ids if i), actor)
+        self.ledger = EventLedger(store, owner=f"{actor}:{os.getpid()}")
+        self._in_flight = asyncio.Semaphore(NOTIFY_IN_FLIGHT)
+        self._outbox_down_until = 0.0
+        self.outbox = Outbox(store)
         self._http: Any = None
         self._notifier: Any = None
         self._change_rules = frozenset(r.id for r in engine.rules if r.spec.applies_to == "change")
@@ -147,26 +161,45 @@ class Responder:
 
     # -- events ------------------------------------------------------------------------------------
     async def handle(self, decoded: Sequence[Decoded], result: RunResult | None = None) -> RunResult:
-        """Process decoded payloads; never raises for one bad record.
+        """Process decoded payloads: claim, process, then commit.
 
         Records about different identities run concurrently; records about the same identity
-        run in their arrival order. ``events`` keeps the input order.
+        run in their arrival order. ``events`` keeps the input order. One bad record never
+        stops the batch: it is parked (its own bytes, reason, transient or permanent). Raises
+        :class:`BatchNotDurable` only when records could be neither processed nor parked (the
+        store is down), so that the platform delivers the batch again.
         """
         result = result or RunResult()
         await self._resume_quarantine(result)
-        prefetched = await self._prefetch(decoded, result)
-        claims = await self._claim(decoded, result)
+        keys = {i: EventKey.of(d.source, d.id, d.raw) for i, d in enumerate(decoded) if d.status == "accepted"}
+        try:
+            claims = await self.ledger.claim(list(keys.values()))
+        except Exception as exc:
+            # Nothing was processed: the platform must deliver the whole batch again.
+            raise BatchNotDurable(f"could not claim {len(keys)} record(s): {_short(exc)}", result) from exc
+        todo = [d for i, d in enumerate(decoded)
+                if i in keys and claims.get(keys[i]) in (Claim.FRESH, Claim.RETAKEN)]
+        prefetched = await self._prefetch(todo, result)
         slots: list[EventResult | None] = [None] * len(decoded)
         lanes: dict[tuple[str, str, str], list[int]] = {}
         for i, d in enumerate(decoded):
             key = _identity_key(d.changes[0]) if d.status == "accepted" and d.changes else ("", "", f"#{i}")
             lanes.setdefault(key, []).append(i)
         sem = asyncio.Semaphore(EVENT_CONCURRENCY)
+        settle = _Settlement()
+        seen: set[EventKey] = set()
 
         async def lane(indexes: list[int]) -> None:
             async with sem:
                 for i in indexes:
-                    slots[i] = await self._one(decoded[i], result, prefetched, claims)
+                    k = keys.get(i)
+                    claim = claims.get(k) if k is not None else None
+                    if k is not None and k in seen:
+                        claim = Claim.DONE  # the same record twice in one batch
+                    if k is not None:
+                        seen.add(k)
+                    slots[i] = await self._one(decoded[i], result, prefetched, claim, k, settle)
+                    await settle.flush(self.ledger, result, eager=False)
 
         token = _EVENT_PATH.set(True)  # the lanes' tasks copy this context
         try:
@@ -174,82 +207,89 @@ class Responder:
         finally:
             _EVENT_PATH.reset(token)
         result.events += [e for e in slots if e is not None]
+        await settle.flush(self.ledger, result, eager=True)
+        if settle.unparked:
+            raise BatchNotDurable(f"{len(settle.unparked)} record(s) could be neither processed nor parked "
+                                  f"(first: {settle.unparked[0]})", result)
         return result
 
     async def _prefetch(self, decoded: Sequence[Decoded], result: RunResult) -> dict[str, TrustContext | None]:
         """Read the app registrations of a batch together (a handful of $batch calls and one
-        role-assignment listing per subscription) instead of a few requests per record."""
+        role-assignment listing per subscription) instead of a few requests per record.
+
+        Fail closed: when the bulk read has gaps (a subscription's role assignments could not be
+        listed), nothing is taken from it; each record then reads (and fails) on its own."""
         ids = {d.changes[0].identity_id or "" for d in decoded if d.status == "accepted" and d.changes
                and d.changes[0].identity_kind is IdentityKind.APPLICATION
                and d.changes[0].identity_id_kind == "objectId"}
         ids.discard("")
         if len(ids) < PREFETCH_MIN:
             return {}
+        errors: list[str] = []
         try:
-            return await self.inventory.application_contexts(sorted(ids), errors=result.errors)
+            out = await self.inventory.application_contexts(sorted(ids), errors=errors)
         except Exception as exc:  # fall back to reading each identity on its own
             result.errors.append(f"batch read failed, reading one by one: {exc}")
             return {}
+        result.errors += errors
+        if gaps(errors):
+            return {}
+        return out
 
-    async def _claim(self, decoded: Sequence[Decoded], result: RunResult) -> dict[tuple[str, str], bool]:
-        """Dedup claims for the whole batch at once. The first occurrence of an id in the batch
-        gets the claim; later occurrences are duplicates."""
-        by_source: dict[str, list[str]] = {}
-        for d in decoded:
-            if d.status == "accepted":
-                by_source.setdefault(d.source, []).append(d.id)
-        claims: dict[tuple[str, str], bool] = {}
-        for source, ids in by_source.items():
-            try:
-                got = await self.store.claim_events(source, ids)
-            except Exception as exc:
-                result.errors.append(f"dedup failed for {len(ids)} {source} event(s): {exc}")
-                got = dict.fromkeys(ids, True)  # process rather than lose; recording is idempotent
-            claims.update({(source, i): v for i, v in got.items()})
-        return claims
-
-    async def _one(self, d: Decoded, result: RunResult,
-                   prefetched: Mapping[str, TrustContext | None] | None = None,
-                   claims: dict[tuple[str, str], bool] | None = None) -> EventResult:
+    async def _one(self, d: Decoded, result: RunResult, prefetched: Mapping[str, TrustContext | None],
+                   claim: Claim | None, key: EventKey | None, settle: _Settlement) -> EventResult:
         if d.status == "rejected":
-            await self._park(d.source, d.raw, d.reason, d.id, result)
-            return EventResult(d.id, "rejected", d.reason, d.source)
+            # Malformed: retrying cannot help; kept (idempotently) until a person looks at it.
+            pkey = EventKey.of(d.source, d.id, d.raw)
+            if await self._park(d, d.reason, pkey, False, result, settle):
+                return EventResult(d.id, "rejected", d.reason, d.source)
+            return EventResult(d.id, "failed", f"could not park: {d.reason}", d.source)
         if d.status == "ignored":
             return EventResult(d.id, "ignored", d.reason, d.source)
-        key = (d.source, d.id)
-        if claims is not None and key in claims:
-            first = claims.pop(key)  # popped: a second copy in the same batch is a duplicate
-        elif claims is not None:
-            first = False
-        else:
-            try:
-                first = await self.store.claim_event(d.source, d.id)
-            except Exception as exc:
-                result.errors.append(f"{d.id}: dedup failed: {exc}")
-                first = True  # process rather than lose it; recording is idempotent anyway
-        if not first:
+        assert key is not None
+        if claim is Claim.DONE:
             return EventResult(d.id, "duplicate", "already processed", d.source)
+        if claim is Claim.BUSY:
+            return EventResult(d.id, "duplicate", "being processed by another worker", d.source)
         try:
-            await self._process(d.changes, result, prefetched or {})
-            reason = "; ".join([_describe(d.changes), *result.notes.get(d.id, [])])
-            return EventResult(d.id, "processed", reason, d.source)
+            await self._process(d.changes, result, prefetched)
         except Exception as exc:
-            log.exception("processing %s failed", d.id)
-            reason = f"processing failed: {type(exc).__name__}: {str(exc)[:300]}"
+            transient = _is_transient(exc)
+            if isinstance(exc, ContextIncomplete):
+                log.warning("processing %s deferred: %s", d.id, exc)
+            else:
+                log.exception("processing %s failed", d.id)
             if isinstance(exc, PermissionDenied):
-                # Not evaluated from a partial view: parked (replayable once granted) and shown
+                # Not evaluated from a partial view: parked (re-driven once granted) and shown
                 # on the health endpoint, naming the permission.
-                await record_denied(self.store, exc, f"{d.source} event {d.id}")
-            raw = d.raw if d.raw is not None else _raw_of(d)
-            await self._park(d.source, raw, reason, d.id, result)
-            return EventResult(d.id, "rejected", reason, d.source)
+                try:
+                    await record_denied(self.store, exc, f"{d.source} event {d.id}")
+                except Exception as rec_exc:
+                    result.errors.append(f"{d.id}: could not record the missing permission: {_short(rec_exc)}")
+            reason = f"processing failed ({'transient' if transient else 'permanent'}): " \
+                     f"{type(exc).__name__}: {str(exc)[:300]}"
+            if await self._park(d, reason, key, transient, result, settle):
+                return EventResult(d.id, "rejected", reason, d.source)
+            return EventResult(d.id, "failed", reason, d.source)
+        settle.done.append(key)
+        reason = "; ".join([_describe(d.changes), *result.notes.get(d.id, [])]) + (
+            " (retried: an earlier attempt did not finish)" if claim is Claim.RETAKEN else "")
+        return EventResult(d.id, "processed", reason, d.source)
 
-    async def _park(self, source: str, raw: bytes | str | None, reason: str, event_id: str, result: RunResult) -> None:
+    async def _park(self, d: Decoded, reason: str, key: EventKey, transient: bool, result: RunResult,
+                    settle: _Settlement) -> bool:
+        """Park the record's own bytes; False when even that failed (the batch must be retried)."""
+        raw = d.raw if d.raw is not None else b""
         try:
-            await self.store.park(source, raw if raw is not None else b"", reason, event_id)
-        except Exception as exc:  # the store itself is down: the host's logs are the last resort
-            log.error("could not park %s (%s): %s", event_id, reason, exc)
-            result.errors.append(f"{event_id}: could not park: {exc}")
+            await self.store.park(d.source, raw, reason, d.id, key=key.row, transient=transient)
+        except Exception as exc:  # the store itself is down: the platform has to deliver it again
+            log.error("could not park %s (%s): %s", d.id, reason, _short(exc))
+            result.errors.append(f"{d.id}: could not park: {_short(exc)}")
+            settle.unparked.append(d.id)
+            return False
+        if d.status == "accepted":
+            settle.parked.append(key)
+        return True
 
     async def _process(self, changes: Sequence[Change], result: RunResult,
                        prefetched: Mapping[str, TrustContext | None]) -> None:
@@ -298,6 +338,9 @@ class Responder:
         else:
             ctx, ids = await self._load(first, errors)
         result.errors += errors
+        # Fail closed: with any part of the context unreadable, nothing is created or resolved
+        # from the partial view; the record is parked as transient and re-driven.
+        raise_if_incomplete(ctx.identity.id if ctx else (pre_id or "identity"), errors)
         if ctx is None:
             if changes[0].kind is ChangeKind.ROLE_ASSIGNMENT_REMOVED and ids:
                 for ident_id in ids:
@@ -427,19 +470,32 @@ class Responder:
 
     async def respond(self, ctx: TrustContext, evaluations: Sequence[Evaluation], result: RunResult, *,
                       tenant_rules_ran: bool, notify: bool = True,
-                      only_rules: frozenset[str] | None = None, external: Any = None) -> RecordResult:
+                      only_rules: frozenset[str] | None = None, external: Any = None,
+                      resolve: bool = True) -> RecordResult:
         findings = list({f.fingerprint: f for ev in evaluations for f in ev.findings}.values())
         exempted = list({f.fingerprint: f for ev in evaluations for f, _ in ev.exempted}.values())
         for ev in evaluations:
             result.errors += list(ev.errors)
         from wifguard.external.runtime import incomplete
 
-        scope = self.scope(tenant_rules_ran, only_rules, external_complete=not incomplete(external, ctx))
+        # resolve=False: part of what was read is missing (fail closed), so absence proves nothing
+        scope = self.scope(tenant_rules_ran, only_rules, external_complete=not incomplete(external, ctx)) \
+            if resolve else EvaluationScope.nothing()
         rec = await self.store.record(ctx.identity.id, findings, scope=scope, exempted=exempted)
         result.add_record(rec)
         result.findings += findings
-        if notify and rec.to_notify:
-            await self.notify(ctx, [r.to_finding() for r in rec.to_notify], result)
+        # Still due from an earlier attempt (a crash or outage before the send was marked) counts
+        # too: the outbox sends only what was not delivered yet.
+        # (With no channel configured nothing is ever marked, so only new ones are composed.)
+        due = [*rec.to_notify, *(r for r in rec.updated if r.notify_pending and r.status.value == "open"
+                                 and self.notify_config.channels)]
+        if notify and due:
+            held = await self.notify(ctx, [r.to_finding() for r in due], result)
+            if held:
+                # The findings are recorded but their notifications are not in the outbox: the
+                # record is not done (it is parked or delivered again, and then they are sent).
+                raise NotificationsNotQueued(f"{held} notification(s) of {ctx.identity.id} could not be "
+                                             "written to the outbox")
         if self.quarantiner.mode != "off":
             open_now = {r.fingerprint for r in [*rec.new, *rec.updated, *rec.reopened] if r.status.value == "open"}
             targets = [f for f in findings if f.fingerprint in open_now]
@@ -455,50 +511,112 @@ class Responder:
         return rec
 
     async def notify(self, ctx: TrustContext, findings: Sequence[Finding], result: RunResult, *,
-                     kind: NoticeKind = NoticeKind.NEW, restore_hint: str | None = None, mark: bool = True) -> None:
-        notifier = self.notifier()
+                     kind: NoticeKind = NoticeKind.NEW, restore_hint: str | None = None, mark: bool = True,
+                     sequence: int = 0) -> int:
+        """Send notices through the outbox: each has a stable id (fingerprint + kind), is written
+        as pending before it is sent and marked sent after; one already sent is not sent again.
+        When the outbox cannot be written nothing is sent (the finding stays due). Returns how
+        many notices were held back for that reason."""
         privileges = privileges_of(ctx, frozenset(g.lower() for g in self.engine.config.privileged_roles))
         notices = [Notice(f, ctx.owners or (), self.tenant_id, kind, identity=ctx.identity,
-                          restore_hint=restore_hint, owners_known=ctx.owners is not None,
+                          restore_hint=restore_hint, owners_known=ctx.owners is not None, sequence=sequence,
                           privileges=privileges, source="event" if _EVENT_PATH.get() else "")
                    for f in findings]
-        deliveries = await notifier.notify(notices) if self.notify_config.channels else []
-        by_fp: dict[str, list[Any]] = {}
-        for d in deliveries:
-            by_fp.setdefault(d.fingerprint, []).append(d)
-        jobs = []
+        sent: dict[str, list[Any]] = {}
+        held = [0]
+        if self.notify_config.channels:
+            sent = await self._send_through_outbox(notices, mark, result, held)
         for n in notices:
             fp = n.finding.fingerprint
-            sent = by_fp.get(fp, [])
             entry: dict[str, Any] = {
+                "id": event_id(n),
                 "fingerprint": fp,
                 "rule_id": n.finding.rule_id,
                 "severity": n.finding.severity.label,
                 "kind": n.kind.value,
                 "identity": dict(n.finding.identity),
                 "owners": [o.user_principal_name or o.mail or o.id for o in n.owners],
-                "channels": [d.to_dict() for d in sent],
+                "channels": [d.to_dict() for d in sent.get(fp, [])],
             }
             if self.compose_messages:
                 # Replay and the demo show what would be sent even with no channel configured.
                 entry["messages"] = {ct: compose(n, ct) for ct in COMPOSED_CHANNELS}
             result.notifications.append(entry)
-            jobs.append(self._bookkeep(fp, sent, mark, result))
-        await asyncio.gather(*jobs)
+        return held[0]
 
-    async def _bookkeep(self, fp: str, sent: list[Any], mark: bool, result: RunResult) -> None:
-        """Delivered (or nothing to deliver to): notified. Failed: kept pending for the next run."""
+    async def _send_through_outbox(self, notices: Sequence[Notice], mark: bool, result: RunResult,
+                                   held: list[int]) -> dict[str, list[Any]]:
+        notifier = self.notifier()
+        by_identity: dict[str, list[Notice]] = {}
+        for n in notices:
+            by_identity.setdefault(str(n.finding.identity.get("id", "")), []).append(n)
+        out: dict[str, list[Any]] = {}
+
+        async def send_group(ident: str, items: list[tuple[Notice, Any]]) -> None:
+            # One identity's notices go out together, so chat channels get one grouped message
+            # (Notifier.send_many); each notice keeps its own outbox entry and bookkeeping.
+            todo = [(n, e) for n, e in items if e.state != SENT]
+            results: list[list[Any]] = []
+            marks: list[bool] = []
+            if todo:
+                async with self._in_flight:  # one slot per group: a crash re-sends at most this many groups
+                    if time.monotonic() < self._outbox_down_until:
+                        for n, _ in todo:
+                            result.errors.append(f"{event_id(n)}: not sent while the outbox cannot be written; "
+                                                 "still pending")
+                            held[0] += 1
+                        return
+                    results = await notifier.send_many(
+                        [(n, [c for c in notifier.route(n) if c not in e.channels_sent]) for n, e in todo])
+                    marks = [await self._mark_outbox(ident, e, d, result) for (_, e), d in zip(todo, results, strict=True)]
+            for (n, _), deliveries, sent_ok in zip(todo, results, marks, strict=True):
+                out[n.finding.fingerprint] = deliveries
+                if sent_ok:
+                    await self._bookkeep(n.finding.fingerprint, event_id(n), deliveries, mark, result)
+            for n, e in items:
+                if e.state == SENT:  # delivered before (e.g. reopened by a fault): never again
+                    out[n.finding.fingerprint] = []
+                    await self._bookkeep(n.finding.fingerprint, event_id(n), [], mark, result)
+
+        jobs = []
+        for ident, group in by_identity.items():
+            try:
+                entries = await self.outbox.begin(ident, [(event_id(n), n.finding.fingerprint, n.kind.value)
+                                                          for n in group])
+            except Exception as exc:
+                self._outbox_down_until = time.monotonic() + OUTBOX_PAUSE_S
+                result.errors.append(f"outbox unavailable: {len(group)} notification(s) of {ident} not sent, "
+                                     f"still pending: {_short(exc)}")
+                held[0] += len(group)
+                continue
+            jobs.append(send_group(ident, [(n, entries.get(event_id(n))) for n in group]))
+        await asyncio.gather(*jobs)
+        return out
+
+    async def _mark_outbox(self, ident: str, entry: Any, sent: list[Any], result: RunResult) -> bool:
+        """The channels that took the notification; sent when all did. False: the mark failed."""
         try:
-            # With no channel configured at all, nothing is marked: once channels exist, the
-            # backlog is delivered by the next run. A finding no route sends anywhere is done.
-            if mark and self.notify_config.channels:
-                if all(d.ok for d in sent):
+            await self.outbox.mark(ident, entry, [d.channel for d in sent if d.ok], complete=all(d.ok for d in sent))
+            return True
+        except Exception as exc:
+            self._outbox_down_until = time.monotonic() + OUTBOX_PAUSE_S
+            result.errors.append(f"outbox mark for {entry.id} failed (it may be sent again, same id): "
+                                 f"{_short(exc)}")
+            return False
+
+    async def _bookkeep(self, fp: str, nid: str, sent: list[Any], mark: bool, result: RunResult) -> None:
+        """Delivered (or nothing to deliver to): notified on the finding. Failed: kept pending for
+        the next run (the outbox remembers which channels took it)."""
+        try:
+            ok = all(d.ok for d in sent)
+            if mark:
+                if ok:
                     await self.store.mark_notified(fp)
                 else:
                     errs = "; ".join(f"{d.channel}: {d.error}" for d in sent if not d.ok)
                     await self.store.mark_notify_failed(fp, errs[:1000])
             for d in sent:
-                await self.store.log_action("notify", fp, d.to_dict(), self.actor)
+                await self.store.log_action("notify", fp, {**d.to_dict(), "id": nid}, self.actor)
         except Exception as exc:
             result.errors.append(f"notification bookkeeping for {fp} failed: {exc}")
 
@@ -525,15 +643,21 @@ class Responder:
     # -- sweeps ------------------------------------------------------------------------------------
     async def record_sweep(self, evaluations: Sequence[tuple[TrustContext, Evaluation]], result: RunResult, *,
                            all_identity_ids: Iterable[str] | None = None, notify: bool = True,
-                           only_rules: frozenset[str] | None = None, external: Any = None) -> RunResult:
+                           only_rules: frozenset[str] | None = None, external: Any = None,
+                           resolve: bool = True) -> RunResult:
+        """Record a sweep. ``resolve=False`` (the sweep could not read a subscription or a Graph
+        page): findings are created and updated, none is resolved, and that is reported."""
         await self._resume_quarantine(result)
+        if not resolve:
+            all_identity_ids = None
+            result.errors.append("the sweep could not read everything: nothing was resolved in this run")
         sem = asyncio.Semaphore(RECORD_CONCURRENCY)
 
         async def one(ctx: TrustContext, ev: Evaluation) -> None:
             async with sem:
                 try:
                     await self.respond(ctx, [ev], result, tenant_rules_ran=True, notify=notify,
-                                       only_rules=only_rules, external=external)
+                                       only_rules=only_rules, external=external, resolve=resolve)
                 except Exception as exc:
                     result.errors.append(f"{ctx.identity.name}: recording failed: {exc}")
 
@@ -596,7 +720,60 @@ class Responder:
             return
         for rec in await self.store.due_reminders(days):
             ctx = TrustContext(identity=_identity_from_ref(rec.identity))
-            await self.notify(ctx, [rec.to_finding()], result, kind=NoticeKind.REMINDER)
+            # One reminder per interval: its id follows the last notification, so a reminder that
+            # was sent but not marked is not sent twice.
+            seq = int(rec.notified_at.timestamp()) if rec.notified_at else 0
+            await self.notify(ctx, [rec.to_finding()], result, kind=NoticeKind.REMINDER, sequence=seq)
+
+
+class NotificationsNotQueued(RuntimeError):
+    """Findings were recorded but their notifications could not be put in the outbox (transient)."""
+
+
+class BatchNotDurable(RuntimeError):
+    """Records could be neither processed nor parked (e.g. the store is down): the trigger must
+    fail so that the platform delivers the batch again. ``result`` is what did happen."""
+
+    def __init__(self, message: str, result: RunResult) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+@dataclass
+class _Settlement:
+    """Claims to mark done or parked, written in batches as a batch goes (and at its end)."""
+
+    done: list[EventKey] = field(default_factory=list)
+    parked: list[EventKey] = field(default_factory=list)
+    unparked: list[str] = field(default_factory=list)
+    failed: bool = False
+
+    async def flush(self, ledger: EventLedger, result: RunResult, *, eager: bool) -> None:
+        if self.failed or not (self.done or self.parked) or (not eager and len(self.done) + len(self.parked) < 50):
+            return
+        done, parked = self.done, self.parked
+        self.done, self.parked = [], []
+        try:
+            await ledger.settle(done, parked)
+        except Exception as exc:
+            # Not fatal: the effects are durable, so a re-delivery re-processes them idempotently.
+            self.failed = True
+            result.errors.append(f"could not mark {len(done) + len(parked)} record(s) done: {_short(exc)}")
+
+
+#: exceptions that retrying cannot fix (the record's own content is wrong)
+_PERMANENT = (ModelError,)
+
+
+def _is_transient(exc: BaseException) -> bool:
+    """Outages (Graph/ARM/store, throttling after retries, partial reads) are transient; a record
+    that cannot be understood is permanent. Unknown errors count as transient: they are retried a
+    bounded number of times, then wait for a person like permanent ones."""
+    return not isinstance(exc, _PERMANENT)
+
+
+def _short(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {str(exc)[:300]}"
 
 
 def _kind_of(identity_id: str) -> IdentityKind:
@@ -616,12 +793,6 @@ def _describe(changes: Sequence[Change]) -> str:
     return ", ".join(kinds)
 
 
-def _raw_of(d: Decoded) -> str:
-    import json
-
-    return json.dumps({"id": d.id, "source": d.source, "changes": len(d.changes)})
-
-
 async def record_sweep(store_conn: str, engine: Engine, report: Any, *, conn: Connection | None = None) -> RunResult:
     """`wifguard sweep --store`: record a finished sweep's evaluations (and notify, quarantine)."""
     from wifguard.settings import Settings
@@ -635,5 +806,6 @@ async def record_sweep(store_conn: str, engine: Engine, report: Any, *, conn: Co
             await responder.record_sweep(report.evaluations, result,
                                          all_identity_ids=report.result.all_identity_ids
                                          if not report.result.errors else None,
-                                         external=getattr(report, "external", None))
+                                         external=getattr(report, "external", None),
+                                         resolve=not gaps(report.result.errors))
             return result

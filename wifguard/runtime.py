@@ -119,26 +119,36 @@ async def _run_shard(responder: Responder, shard: Mapping[str, Any]) -> RunResul
         ids = [str(i) for i in shard.get("ids", [])]
         for start in range(0, len(ids), SHARD_READ_CHUNK):
             # $batch reads for the chunk and one role-assignment listing per subscription.
-            contexts = await inv.application_contexts(ids[start:start + SHARD_READ_CHUNK], errors=result.errors)
+            errors: list[str] = []
+            contexts = await inv.application_contexts(ids[start:start + SHARD_READ_CHUNK], errors=errors)
+            result.errors += errors
+            complete = _complete(errors, result)
             facts = await responder.external_facts([c for c in contexts.values() if c is not None])
             for ident_id, ctx in contexts.items():
                 if ctx is None:
                     result.add_record(await responder.store.record(ident_id, [], scope=responder.scope(False)))
                 elif ctx.credentials:
                     await responder.respond(ctx, [engine.evaluate(ctx, external=facts)], result,
-                                            tenant_rules_ran=False, external=facts)
+                                            tenant_rules_ran=False, external=facts, resolve=complete)
     elif kind == "subscription":
         sub = str(shard["id"])
         for uami in await inv.arm.identities(sub):
-            ctx = await inv.managed_identity_context(str(uami["id"]), errors=result.errors)
+            errors = []
+            ctx = await inv.managed_identity_context(str(uami["id"]), errors=errors)
+            result.errors += errors
             if ctx is not None and ctx.credentials:
                 facts = await responder.external_facts([ctx])
                 await responder.respond(ctx, [engine.evaluate(ctx, external=facts)], result, tenant_rules_ran=False,
-                                        external=facts)
+                                        external=facts, resolve=_complete(errors, result))
     elif kind == "tenant":
         # Tenant-wide rules (duplicate trusts, unknown managed-identity subjects) need every
         # identity at once: one bulk read, evaluating only those rules.
         swept = await inv.sweep()
+        result.errors += swept.errors
+        if not _complete(swept.errors, result):
+            # Tenant rules reason about absence (no managed identity has this principal id), so a
+            # partial view would invent findings as well as resolve them: skip this run.
+            return result
         only = frozenset({"tenant"})
         evaluations = [(ctx, engine.evaluate(ctx, tenant=swept.tenant, targets=only)) for ctx in swept.contexts]
         await responder.record_sweep(evaluations, result, only_rules=responder.tenant_rule_ids,
@@ -146,6 +156,16 @@ async def _run_shard(responder: Responder, shard: Mapping[str, Any]) -> RunResul
     else:
         raise ValueError(f"unknown sweep shard kind {kind!r}")
     return result
+
+
+def _complete(errors: Sequence[str], result: RunResult) -> bool:
+    """Fail closed: a shard that could not read part of its scope resolves nothing there."""
+    from wifguard.inventory.gaps import gaps
+
+    found = gaps(errors)
+    if found:
+        result.errors.append(f"{len(found)} part(s) could not be read ({found[0]}): nothing resolved there")
+    return not found
 
 
 def shard_message(shard: Mapping[str, Any]) -> str:

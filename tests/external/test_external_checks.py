@@ -239,3 +239,32 @@ async def test_engine_without_facts_never_fires_outside_rules() -> None:
     ev = engine.evaluate(ctx_for("repo:ghost-org/deploy:environment:prod"))
     assert not {f.rule_id for f in ev.findings} & {"WIF212", "WIF213", "WIF214", "WIF215", "WIF216"}
     assert app_object_id(1).startswith("aaaaaaaa")
+
+
+async def test_github_app_reads_each_owner_with_its_installation() -> None:
+    """App auth: a JWT finds the owner's installation, whose token sees that owner's private
+    repositories (a 404 there is "missing"); an owner without the app is read unauthenticated."""
+    import ssl
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()
+    s = seed()
+    s["github"]["app_installations"] = {"contoso": 42}
+    with SimTenant.start(s) as sim:
+        cfg = GitHubConfig(enabled=True, api_url=sim.external_urls["github"], token_setting=None, app_id="1",
+                           app_private_key_setting="WIFGUARD_GITHUB_APP_KEY")
+        p = GitHubProvider(cfg, "github.com", env={"WIFGUARD_GITHUB_APP_KEY": pem},
+                           ssl_context=ssl.create_default_context(cafile=sim.ca_path))
+        try:
+            private = await p.lookup(Target("github", "github.com", "repo", "contoso/secret-svc"))
+            deleted = await p.lookup(Target("github", "github.com", "repo", "contoso/deleted-svc"))
+            elsewhere = await p.lookup(Target("github", "github.com", "repo", "octocat/gone"))
+        finally:
+            await p.aclose()
+    assert private.state is State.EXISTS and private.data["id"] == "6006"
+    assert deleted.state is State.MISSING  # the installation sees all of contoso: a 404 is an answer
+    assert elsewhere.state is State.UNKNOWN  # no installation on octocat: read without a token

@@ -147,7 +147,7 @@ def check_common(d: Decoded, source: str) -> None:
     elif d.status == IGNORED:
         assert d.reason and d.raw is None and d.changes == ()
     else:
-        assert d.status == ACCEPTED and d.reason == "" and d.raw is None and d.changes
+        assert d.status == ACCEPTED and d.reason == "" and isinstance(d.raw, bytes | str) and d.changes
         for change in d.changes:
             assert isinstance(change, Change)
             assert change.source == source and change.event_id == d.id
@@ -167,8 +167,8 @@ def check_audit(decoded: list[Decoded], units: list[Any]) -> None:
         pid = props.get("id") if isinstance(props, dict) else None
         if isinstance(pid, str) and pid.strip():
             assert d.id == pid
-        if d.status == REJECTED and isinstance(d.raw, str):
-            assert json.loads(d.raw) == unit  # the record itself is parked
+        if d.status != IGNORED and isinstance(unit, dict):
+            assert d.raw is not None and json.loads(d.raw) == unit  # the record itself (its own bytes) is parked
         for change in d.changes:
             assert change.identity_kind is IdentityKind.APPLICATION
             assert isinstance(change.identity_id, str) and change.identity_id

@@ -23,6 +23,7 @@ from wifguard.notify import (
     slack_message,
     teams_message,
 )
+from wifguard.notify.compose import event_id
 from wifguard.notify.delivery import check_url
 
 FAST = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05, max_retry_after=5.0)
@@ -43,7 +44,8 @@ async def test_teams_body_arrives_as_composed(receiver: Receiver, http_client: h
     (req,) = receiver.at("/teams")
     assert req.method == "POST"
     assert req.headers["Content-Type"] == "application/json"
-    assert req.json() == teams_message(notice)
+    # as composed, plus the stable dedup key (the CloudEvents id of the same notice)
+    assert req.json() == {**teams_message(notice), "notificationId": event_id(notice)}
 
 
 async def test_slack_and_webhook_bodies(receiver: Receiver, http_client: httpx.AsyncClient) -> None:
@@ -51,7 +53,9 @@ async def test_slack_and_webhook_bodies(receiver: Receiver, http_client: httpx.A
     r1 = await deliver(notice, endpoint(receiver, "/slack", ChannelType.SLACK), http_client)
     r2 = await deliver(notice, endpoint(receiver, "/hook", ChannelType.WEBHOOK), http_client)
     assert r1.ok and r2.ok
-    assert receiver.at("/slack")[0].json() == slack_message(notice)
+    assert receiver.at("/slack")[0].json() == {
+        **slack_message(notice),
+        "metadata": {"event_type": "wifguard_notification", "event_payload": {"notification_id": event_id(notice)}}}
     hook = receiver.at("/hook")[0]
     assert hook.headers["Content-Type"] == "application/cloudevents+json; charset=utf-8"
     event = hook.json()
@@ -185,7 +189,7 @@ async def test_notifier_routes_and_delivers(receiver: Receiver, http_client: htt
     ]
     missing = results[3]
     assert missing.error == "app setting NOT_SET is not set" and missing.channel_type == "webhook"
-    assert [r.json() for r in receiver.at("/teams")] == [teams_message(high)]
+    assert [r.json() for r in receiver.at("/teams")] == [{**teams_message(high), "notificationId": event_id(high)}]
     assert sorted(r.json()["id"] for r in receiver.at("/hook")) == sorted(
         [cloud_event(high)["id"], cloud_event(info)["id"]]
     )

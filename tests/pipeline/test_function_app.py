@@ -68,6 +68,13 @@ def test_function_names_and_triggers() -> None:
     }
 
 
+def test_event_hub_trigger_has_a_bounded_exponential_retry_policy() -> None:
+    # the host retries a batch the function failed (records neither processed nor parked)
+    policy = FUNCTIONS["audit_logs"].get_setting("retry_policy").get_dict_repr()
+    assert policy["strategy"] == "exponential_backoff" and int(policy["max_retry_count"]) > 0
+    assert policy["minimum_interval"] < policy["maximum_interval"]
+
+
 async def test_audit_logs_function(app_env: dict[str, str]) -> None:
     backdoor = fic("backdoor", "https://evil0x.blob.core.windows.net/oidc", "attacker",
                    "f1000000-0000-4000-8000-000000000002", description="sync")

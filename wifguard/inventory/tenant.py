@@ -23,6 +23,7 @@ from typing import Any
 from wifguard.facts import TenantIndex
 from wifguard.inventory.arm import ArmClient, parse_uami_id
 from wifguard.inventory.connection import Connection
+from wifguard.inventory.gaps import ContextPart, gap
 from wifguard.inventory.graph import (
     GraphClient,
     GraphError,
@@ -149,7 +150,7 @@ class Inventory:
             except PermissionDenied:
                 raise  # a missing permission blocks: never evaluate from a partial view
             except Exception as exc:
-                errors.append(f"role assignments at {scope}: {_short(exc)}")
+                gap(errors, ContextPart.ROLE_ASSIGNMENTS, f"role assignments at {scope}: {_short(exc)}")
         return out
 
     async def _definitions_for(self, assignments: Sequence[RoleAssignment], errors: list[str]) -> dict[str, RoleDefinition]:
@@ -170,8 +171,15 @@ class Inventory:
             except Exception as exc:
                 log.warning("role definitions at %s could not be read (%s); using the shipped table of built-in "
                             "roles", scope, _short(exc))
-                errors.append(f"role definitions at {scope}: {_short(exc)}; built-in roles are named from the "
-                              "shipped table")
+                message = f"role definitions at {scope}: {_short(exc)}; built-in roles are named from the shipped table"
+                from wifguard.roles import BUILTIN_ROLES
+
+                unknown = [ra for ra in assignments if ra.role_definition_id.lower().startswith(scope)
+                           and ra.role_guid not in self._definitions and ra.role_guid not in BUILTIN_ROLES]
+                if unknown:  # a custom role nobody could read: its privilege is unknown (fail closed)
+                    gap(errors, ContextPart.ROLE_DEFINITIONS, message)
+                else:
+                    errors.append(message)
         return self._definitions
 
     # -- one identity (the event path) --------------------------------------------------------------
@@ -200,6 +208,8 @@ class Inventory:
         owners: tuple[Owner, ...] | None = None
         if res["owners"]["status"] < 400:
             owners = tuple(Owner.from_graph(o) for o in res["owners"]["body"].get("value", []))
+        else:  # unknown owners are not "no owners" (WIF504, WIF701)
+            gap(errors, ContextPart.OWNERS, f"owners of {path}: Graph {res['owners']['status']}")
         sp_id = await self._service_principal_of(body["appId"])
         ident = Identity(body["id"], body.get("displayName") or body["id"], IdentityKind.APPLICATION,
                          app_id=body.get("appId"), principal_id=sp_id, subtype=graph_subtype(body))
@@ -254,8 +264,11 @@ class Inventory:
                              app_id=body.get("appId"), principal_id=sp_id, subtype=graph_subtype(body))
             creds = _credentials(body.get("federatedIdentityCredentials", []), False, errors, ident.name)
             ores = res.get(f"o{n}", {"status": 0})
-            owners = tuple(Owner.from_graph(o) for o in (ores.get("body") or {}).get("value", [])) \
-                if 0 < ores["status"] < 400 else None
+            if not 0 < ores["status"] < 400:
+                # unknown owners are not "no owners": read this one again on its own
+                errors.append(f"owners of application {ids[n]}: Graph {ores['status']}; read again one by one")
+                continue
+            owners = tuple(Owner.from_graph(o) for o in (ores.get("body") or {}).get("value", []))
             ras = by_principal.get(sp_id.lower(), []) if sp_id else []
             defs = await self._definitions_for(ras, errors)
             out[ids[n]] = TrustContext(ident, creds, tuple(ras), owners, defs)
@@ -280,7 +293,7 @@ class Inventory:
             except PermissionDenied:
                 raise  # a missing permission blocks: never evaluate from a partial view
             except Exception as exc:
-                errors.append(f"role assignments in subscription {s}: {_short(exc)}")
+                gap(errors, ContextPart.ROLE_ASSIGNMENTS, f"role assignments in subscription {s}: {_short(exc)}")
                 return []
 
         parts = await asyncio.gather(*(one(s) for s in subs))
@@ -314,7 +327,7 @@ class Inventory:
             except PermissionDenied:
                 raise  # a missing permission blocks: never evaluate from a partial view
             except Exception as exc:
-                errors.append(f"tags of resource group {rg}: {_short(exc)}")
+                gap(errors, ContextPart.OWNERS, f"tags of resource group {rg}: {_short(exc)}")
                 rg_tags = {}
         ident = Identity(rid, str(uami.get("name") or rid.rsplit("/", 1)[-1]), IdentityKind.MANAGED_IDENTITY,
                          app_id=props.get("clientId"), principal_id=props.get("principalId"), tags=tags,
@@ -550,7 +563,7 @@ class Inventory:
                     if len(raw) >= EXPANDED_OWNER_CAP:
                         capped.append(app["id"])
         except GraphError as exc:  # (PermissionDenied is no GraphError: it propagates)
-            errors.append(f"owners could not be listed ({_short(exc)}); WIF504 is skipped")
+            gap(errors, ContextPart.OWNERS, f"owners could not be listed ({_short(exc)}); WIF504 is skipped")
             return {}
         for app_id in capped:  # $expand stops at 20: read the full list
             full: list[Owner] = []
@@ -580,7 +593,7 @@ class Inventory:
             r = res.get(req["id"], {"status": 0})
             raise_for_denied(r, "GET", "/servicePrincipals")
             if not 0 < r["status"] < 400:
-                errors.append(f"principals could not be resolved (Graph {r['status']})")
+                gap(errors, ContextPart.ROLE_ASSIGNMENTS, f"principals could not be resolved (Graph {r['status']})")
                 continue
             for sp in (r.get("body") or {}).get("value", []):
                 if sp.get("appId"):
@@ -594,7 +607,7 @@ class Inventory:
         except PermissionDenied:
             raise  # a missing permission blocks: never evaluate from a partial view
         except Exception as exc:
-            errors.append(f"subscriptions could not be listed: {_short(exc)}")
+            gap(errors, ContextPart.IDENTITIES, f"subscriptions could not be listed: {_short(exc)}")
             subs = []
         done = 0
 
@@ -607,7 +620,7 @@ class Inventory:
             except PermissionDenied:
                 raise  # a missing permission blocks: never evaluate from a partial view
             except Exception as exc:
-                errors.append(f"subscription {s} could not be read: {_short(exc)}")
+                gap(errors, ContextPart.IDENTITIES, f"subscription {s} could not be read: {_short(exc)}")
                 return [], []
             rg_tags: dict[str, dict[str, str]] = {}
             if any(not owners_from_tags(dict(u.get("tags") or {})) for u in identities):
@@ -616,7 +629,7 @@ class Inventory:
                 except PermissionDenied:
                     raise  # a missing permission blocks: never evaluate from a partial view
                 except Exception as exc:
-                    errors.append(f"resource groups of subscription {s}: {_short(exc)}")
+                    gap(errors, ContextPart.OWNERS, f"resource groups of subscription {s}: {_short(exc)}")
 
             async def fics_of(u: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, str]]:
                 nonlocal done
@@ -626,7 +639,7 @@ class Inventory:
                 except PermissionDenied:
                     raise  # a missing permission blocks: never evaluate from a partial view
                 except Exception as exc:
-                    errors.append(f"credentials of {rid}: {_short(exc)}")
+                    gap(errors, ContextPart.CREDENTIALS, f"credentials of {rid}: {_short(exc)}")
                     fics = []
                 tags = dict(u.get("tags") or {})
                 rgt: dict[str, str] = {}

@@ -15,7 +15,7 @@ import json
 import logging
 import math
 import random
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -26,6 +26,7 @@ import httpx
 
 from .compose import CLOUDEVENT_CONTENT_TYPE, ChannelType, compose
 from .config import ChannelConfig, NotifyConfig, RetryPolicy, route
+from .dedup import with_dedup_key
 from .escape import clean
 from .notice import Notice, NoticeKind
 from .owners import owner_keys
@@ -298,7 +299,7 @@ async def deliver(
         "channel_type": channel.type.value,
     }
     try:
-        payload = compose(notice, channel.type)
+        payload = with_dedup_key(compose(notice, channel.type), channel.type, notice)
     except Exception as e:  # a composition bug must not stop the other notices
         log.exception("notify: composing for channel %s failed", channel.name)
         return DeliveryResult(ok=False, status=None, attempts=0, error=f"compose failed: {e}", **base)
@@ -451,6 +452,29 @@ class Notifier:
                 groups.setdefault(key, []).append(n)
         sent = await asyncio.gather(*(self._send_group(key[0], ns) for key, ns in groups.items()))
         return [r for rs in sent for r in rs]
+
+    async def send_many(self, items: Sequence[tuple[Notice, Sequence[str]]]) -> list[list[DeliveryResult]]:
+        """Deliver each notice to the channels given with it (already routed); results aligned
+        with ``items``. Chat channels are grouped per identity and kind as in :meth:`notify`."""
+        groups: dict[tuple[str, str, str, int], list[int]] = {}
+        for i, (n, channels) in enumerate(items):
+            for name in channels:
+                ch = self.config.channels.get(name)
+                chat = ch is not None and ch.type in (ChannelType.TEAMS, ChannelType.SLACK)
+                if chat and self._digest_only(n):
+                    continue
+                groupable = (self.config.grouping == "identity" and chat
+                             and n.kind in (NoticeKind.NEW, NoticeKind.REMINDER))
+                key = (name, n.identity_ref.get("id", "").lower(), n.kind.value, -1 if groupable else i)
+                groups.setdefault(key, []).append(i)
+        out: list[list[DeliveryResult]] = [[] for _ in items]
+        keys = list(groups)
+        sent = await asyncio.gather(*(self._send_group(k[0], [items[i][0] for i in groups[k]]) for k in keys))
+        for k, results in zip(keys, sent, strict=True):
+            by_fp = {r.fingerprint: r for r in results}
+            for i in groups[k]:
+                out[i].append(by_fp[items[i][0].finding.fingerprint])
+        return out
 
     def _digest_only(self, n: Notice) -> bool:
         floor = self.config.digest.immediate_min_severity

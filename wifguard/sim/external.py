@@ -6,7 +6,8 @@ Started with the simulated tenant (one port per provider, same throwaway CA) fro
                "repositories": [{id, name, full_name, owner{login, id, type}, private,
                                  "environments": [{name, protection_rules, deployment_branch_policy}]}],
                "oidc_subject_templates": {"owner/repo": {"use_default": bool, "include_claim_keys": [...]}},
-               "rate_limit": {"authenticated": 5000, "unauthenticated": 60}, "unavailable": false}
+               "rate_limit": {"authenticated": 5000, "unauthenticated": 60}, "unavailable": false,
+               "app_installations": {"owner login": installation id}}
     "gitlab": {"groups": [{id, name, path, full_path}],
                "projects": [{id, path_with_namespace, namespace{id, full_path}, visibility}]}
     "terraform_cloud": {"organizations": [{name} or {id, type, attributes{name}}],
@@ -163,9 +164,12 @@ class ExternalSim:
                                     "documentation_url": f"{GITHUB_DOCS}/overview/rate-limits-for-the-rest-api"},
                               headers)
         parts = [unquote(p) for p in request.path.strip("/").split("/")]
+        app = self._github_app(request, parts, auth)
+        if app is not None:
+            return self._json(app[0], app[1], headers)
         if request.method != "GET":
             return self._json(404, {"message": "Not Found", "documentation_url": GITHUB_DOCS, "status": "404"}, headers)
-        body = self._github_get(parts, authed, request)
+        body = self._github_get(parts, authed, request, auth)
         if body is None:
             return self._json(404, {"message": "Not Found", "documentation_url": GITHUB_DOCS, "status": "404"}, headers)
         return self._json(200, body, headers)
@@ -186,7 +190,41 @@ class ExternalSim:
                     "default_branch": r.get("default_branch", "main"), "archived": bool(r.get("archived"))})
         return out
 
-    def _github_get(self, parts: list[str], authed: bool, request: web.Request) -> Any:
+    def _github_app(self, request: web.Request, parts: list[str], auth: str) -> tuple[int, Any] | None:
+        """GitHub App endpoints: an owner's installation (app JWT) and installation tokens."""
+        installs = {str(k).lower(): int(v) for k, v in ((self.github or {}).get("app_installations") or {}).items()}
+        jwt_like = auth.lower().startswith("bearer ") and auth[7:].count(".") == 2
+        if len(parts) == 3 and parts[0] in ("users", "orgs") and parts[2] == "installation":
+            if not jwt_like:
+                return 401, {"message": "A JSON web token could not be decoded", "documentation_url": GITHUB_DOCS}
+            inst = installs.get(parts[1].lower())
+            if inst is None:
+                return 404, {"message": "Not Found", "documentation_url": GITHUB_DOCS, "status": "404"}
+            account = self._accounts.get(parts[1].lower(), {"login": parts[1], "id": 0, "type": "Organization"})
+            return 200, {"id": inst, "app_id": 1, "target_type": account.get("type", "Organization"),
+                         "account": self._account(account, f"{request.scheme}://{request.host}"),
+                         "repository_selection": "all", "permissions": {"metadata": "read", "environments": "read"},
+                         "events": [], "created_at": "2024-01-01T00:00:00Z", "updated_at": "2024-01-01T00:00:00Z",
+                         "single_file_name": None, "access_tokens_url": "", "repositories_url": "", "html_url": "",
+                         "target_id": account.get("id", 0), "app_slug": "wifguard"}
+        if len(parts) == 4 and parts[:2] == ["app", "installations"] and parts[3] == "access_tokens":
+            if request.method != "POST" or not jwt_like:
+                return 401, {"message": "A JSON web token could not be decoded", "documentation_url": GITHUB_DOCS}
+            if int(parts[2]) not in installs.values():
+                return 404, {"message": "Not Found", "documentation_url": GITHUB_DOCS, "status": "404"}
+            return 201, {"token": f"ghs_sim_installation_{parts[2]}", "expires_at": "2099-01-01T00:00:00Z",
+                         "permissions": {"metadata": "read", "environments": "read"}, "repository_selection": "all"}
+        return None
+
+    def _sees_private(self, auth: str, owner: str) -> bool:
+        """A token sees private repositories; an installation token only those of its owner."""
+        token = auth.split(" ", 1)[1].strip() if " " in auth else ""
+        if not token.startswith("ghs_sim_installation_"):
+            return True
+        installs = {str(k).lower(): str(v) for k, v in ((self.github or {}).get("app_installations") or {}).items()}
+        return installs.get(owner.lower()) == token.rsplit("_", 1)[-1]
+
+    def _github_get(self, parts: list[str], authed: bool, request: web.Request, auth: str = "") -> Any:
         base = f"{request.scheme}://{request.host}"
         if len(parts) == 2 and parts[0] in ("users", "orgs"):
             a = self._accounts.get(parts[1].lower())
@@ -195,7 +233,7 @@ class ExternalSim:
             return self._account(a, base)
         if len(parts) >= 3 and parts[0] == "repos":
             r = self._repos.get(f"{parts[1]}/{parts[2]}".lower())
-            if r is None or (r.get("private") and not authed):
+            if r is None or (r.get("private") and not (authed and self._sees_private(auth, parts[1]))):
                 return None
             rest = parts[3:]
             if not rest:

@@ -228,5 +228,19 @@ class SimTenant:
         """Change the ``simulation`` block at run time (latency, throttling, faults); resets buckets."""
         return self._call("set_simulation", **settings)
 
+    def outage(self, api: str, seconds: float, *, after: float | None = 0.0) -> dict[str, Any]:
+        """Open a fault window: every ``api`` (``graph`` | ``arm``) request fails with 503 for
+        ``seconds``, starting ``after`` seconds from now, or with ``after=None`` at the next
+        request to that API (replacing earlier windows; ``seconds=0`` clears them). Seeds can
+        hold windows too: ``simulation.outages``."""
+        import time
+
+        if seconds <= 0:
+            return self.set_simulation(outages=[])
+        if after is None:
+            return self.set_simulation(outages=[{"api": api, "seconds": seconds}])
+        now = time.time()
+        return self.set_simulation(outages=[{"api": api, "from": now + after, "until": now + after + seconds}])
+
     def reset_throttle(self) -> None:
         self._call("reset_throttle")

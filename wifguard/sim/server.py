@@ -19,6 +19,7 @@ import signal
 import ssl
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -129,6 +130,12 @@ class SimServer:
         auth = request.headers.get("Authorization", "")
         if auth[:7].lower() != "bearer " or not auth[7:].strip():
             return self._render(api, request, self._auth_error(api, request))
+        if self.tenant.sim.outages and self.tenant.sim.down(api, time.time()):
+            self.stats.fault("outage")
+            err = SimError(503, "serviceNotAvailable" if api == "graph" else "ServiceUnavailable",
+                           "The service is temporarily unavailable. Please retry the request.",
+                           {"Retry-After": "1"})
+            return self._render(api, request, self._error(api, request, err))
         fault = self.faults.draw()
         if fault is Fault.RESET:
             self.stats.fault(fault.value)

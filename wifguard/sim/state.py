@@ -101,6 +101,9 @@ class SimulationConfig:
     # How long an ARM FIC write holds the per-identity lock; defaults to latency_ms.
     arm_fic_write_ms: float | None = None
     arm_page_size: int = 100
+    # Fault windows: [{"api": "graph" | "arm", "from": unix time, "until": unix time}]; every
+    # request to that API inside a window fails with 503 (Graph/ARM's real error bodies).
+    outages: list[dict[str, Any]] = field(default_factory=list)
     # Calls answered 403 as if the identity lacked their permission: "<api> <METHOD> <route>"
     # patterns over the route templates of `Stats.routes` (fnmatch: `*` matches anything), e.g.
     # "graph GET /servicePrincipals" or "arm GET /providers/microsoft.management/*".
@@ -117,7 +120,26 @@ class SimulationConfig:
         cfg = cls(**kwargs, extra=data)
         if not 0.0 <= cfg.fault_rate <= 1.0:
             raise ValueError("simulation.fault_rate must be between 0 and 1")
+        for o in cfg.outages:
+            timed = isinstance(o, Mapping) and isinstance(o.get("from"), int | float) \
+                and isinstance(o.get("until"), int | float)
+            armed = isinstance(o, Mapping) and isinstance(o.get("seconds"), int | float)
+            if not isinstance(o, Mapping) or o.get("api") not in ("graph", "arm") or not (timed or armed):
+                raise ValueError(f"simulation.outages: each entry needs api graph|arm and either from and until "
+                                 f"(unix seconds) or seconds (starting at the next request); got {o!r}")
         return cfg
+
+    def down(self, api: str, now: float) -> bool:
+        """Whether ``api`` is inside one of its fault windows at ``now``. A window given as
+        ``seconds`` starts at the first request to its API after it was set."""
+        for o in self.outages:
+            if o["api"] != api:
+                continue
+            if "from" not in o:
+                o["from"], o["until"] = now, now + float(o["seconds"])
+            if o["from"] <= now < o["until"]:
+                return True
+        return False
 
     @property
     def fic_write_hold_s(self) -> float:

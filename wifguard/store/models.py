@@ -364,6 +364,13 @@ class RejectedPayload:
     raw: bytes | str | None = None
     blob_container: str | None = None
     blob_name: str | None = None
+    # re-drive bookkeeping (see wifguard.redrive): how often it was tried, whether retrying
+    # can help (an outage) or not (malformed), and whether it is still waiting
+    attempts: int = 1
+    transient: bool = False
+    state: str = "parked"  # parked | done | discarded
+    last_attempt_at: datetime | None = None
+    note: str | None = None
 
     @property
     def in_blob(self) -> bool:
@@ -381,6 +388,11 @@ class RejectedPayload:
             "sha256": self.sha256,
             "kind": self.kind,
             "blob": f"{self.blob_container}/{self.blob_name}" if self.blob_name else None,
+            "attempts": self.attempts,
+            "transient": self.transient,
+            "state": self.state,
+            "last_attempt_at": _iso(self.last_attempt_at),
+            "note": self.note,
             "body": body,
         }
 

@@ -8,11 +8,15 @@ Tables (``{prefix}`` defaults to ``wifguard``):
     most 100 entities. Tenant-wide listing filters on ``status``, ``severity_rank``, ``rule_id``,
     ``identity_name_lc`` and ``notify_pending`` (server-side filter over the table).
 ``{prefix}events``
-    processed event ids: PartitionKey = encoded source, RowKey = encoded event id.
+    event claims (``wifguard.store.ledger``): PartitionKey = encoded source, RowKey = a digest of
+    the event id and the record's content; claimed (leased) until done.
 ``{prefix}rejected`` (+ blob container ``{prefix}-rejected``)
     parked payloads: PartitionKey = encoded source, RowKey = time + uuid.
 ``{prefix}backups``
     quarantine backups: PartitionKey = ``backup``, RowKey = encoded backup id.
+``{prefix}outbox``
+    notification outbox (``wifguard.store.outbox``): PartitionKey = identity partition,
+    RowKey = notification id; pending before a send, sent after.
 ``{prefix}trail``
     when each credential was last added and removed (WIF703; ``wifguard/store/trail.py``).
 ``{prefix}actions``
@@ -253,12 +257,14 @@ class Store:
         self.rejected_table = f"{prefix}rejected"
         self.backups_table = f"{prefix}backups"
         self.actions_table = f"{prefix}actions"
+        self.outbox_table = f"{prefix}outbox"
         self.rejected_container = f"{prefix.lower()}-rejected"
         self._findings: TableClient = tables.get_table_client(self.findings_table)
         self._events: TableClient = tables.get_table_client(self.events_table)
         self._rejected: TableClient = tables.get_table_client(self.rejected_table)
         self._backups: TableClient = tables.get_table_client(self.backups_table)
         self._actions: TableClient = tables.get_table_client(self.actions_table)
+        self._outbox: TableClient = tables.get_table_client(self.outbox_table)
         self._fp_partition: dict[str, str] = {}
         self._last_action_ts: datetime | None = None
         self._action_lock = asyncio.Lock()
@@ -330,6 +336,7 @@ class Store:
             self.rejected_table,
             self.backups_table,
             self.actions_table,
+            self.outbox_table,
         ):
             await self._tables.create_table_if_not_exists(name)
         await self.trail.ensure()
@@ -345,7 +352,7 @@ class Store:
         if self._closed:
             return
         self._closed = True
-        for client in (self._findings, self._events, self._rejected, self._backups, self._actions):
+        for client in (self._findings, self._events, self._rejected, self._backups, self._actions, self._outbox):
             await client.close()
         await self.trail.aclose()
         await self._tables.close()
@@ -751,18 +758,37 @@ class Store:
         reason: str,
         event_id: str | None = None,
         *,
+        key: str | None = None,
+        transient: bool = False,
         now: datetime | None = None,
     ) -> RejectedPayload:
         """Keep a payload that could not be processed, with its reason and raw body.
 
         Bodies too large for one property go to the blob container ``{prefix}-rejected``.
+        With ``key`` (the record's dedup key: id + content digest) parking is idempotent: the
+        same record parked again updates its row (attempt count, reason, transient) instead of
+        adding one, so a re-delivered batch never multiplies parked rows.
         """
         now = as_utc(now or utcnow())
         kind = "str" if isinstance(raw, str) else "bytes"
         data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else bytes(raw)
-        row_id = f"{now:%Y%m%dT%H%M%S%fZ}-{uuid.uuid4().hex}"
+        row_id = key or f"{now:%Y%m%dT%H%M%S%fZ}-{uuid.uuid4().hex}"
+        pk = encode_key(source)
+        if key is not None:
+            try:
+                prev = await self._rejected.get_entity(pk, key)
+            except ResourceNotFoundError:
+                prev = None
+            if prev is not None:
+                patch: Entity = {
+                    "PartitionKey": pk, "RowKey": key, "reason": fit_string(reason),
+                    "attempts": int(prev.get("attempts") or 1) + 1, "transient": transient,
+                    "state": "parked", "last_attempt_at": now,
+                }
+                await self._rejected.update_entity(patch, mode=UpdateMode.MERGE)
+                return _rejected_record({**_props(prev), **patch})
         entity: Entity = {
-            "PartitionKey": encode_key(source),
+            "PartitionKey": pk,
             "RowKey": row_id,
             "source": fit_string(source),
             "reason": fit_string(reason),
@@ -771,6 +797,10 @@ class Store:
             "size": len(data),
             "sha256": hashlib.sha256(data).hexdigest(),
             "kind": kind,
+            "attempts": 1,
+            "transient": transient,
+            "state": "parked",
+            "last_attempt_at": now,
         }
         blob_name: str | None = None
         clean_text = isinstance(raw, str) and _is_clean_text(raw)
@@ -788,7 +818,7 @@ class Store:
             await container.upload_blob(
                 blob_name,
                 data,
-                overwrite=False,
+                overwrite=key is not None,  # a keyed body is the same record's bytes
                 metadata={"source": encode_key(source)[:256], "kind": kind},
                 content_settings=ContentSettings(
                     content_type="text/plain; charset=utf-8" if kind == "str" else "application/octet-stream"
@@ -796,8 +826,46 @@ class Store:
             )
             entity["blob_container"] = self.rejected_container
             entity["blob_name"] = blob_name
-        await self._rejected.create_entity(entity)
+        try:
+            await self._rejected.create_entity(entity)
+        except ResourceExistsError:
+            if key is None:
+                raise
+            return await self.park(source, raw, reason, event_id, key=key, transient=transient, now=now)
         return _rejected_record(entity)
+
+    async def get_parked(self, parked_id: str) -> RejectedPayload | None:
+        """One parked payload by its id (any source); the body is loaded when it lives in a blob."""
+        async for e in self._rejected.query_entities("RowKey eq @rk", parameters={"rk": parked_id}):
+            rec = _rejected_record(e)
+            if rec.raw is None and rec.blob_name is not None:
+                from dataclasses import replace
+
+                rec = replace(rec, raw=await self.read_rejected_body(rec))
+            return rec
+        return None
+
+    async def update_parked(self, payload: RejectedPayload, *, state: str | None = None,
+                            reason: str | None = None, transient: bool | None = None,
+                            attempted: bool = False, note: str | None = None,
+                            now: datetime | None = None) -> RejectedPayload:
+        """Re-drive bookkeeping on a parked row: its state, reason, attempt count, note."""
+        now = as_utc(now or utcnow())
+        patch: Entity = {"PartitionKey": encode_key(payload.source), "RowKey": payload.id}
+        if state is not None:
+            patch["state"] = state
+        if reason is not None:
+            patch["reason"] = fit_string(reason)
+        if transient is not None:
+            patch["transient"] = transient
+        if note is not None:
+            patch["note"] = fit_string(note)
+        if attempted:
+            patch["attempts"] = payload.attempts + 1
+            patch["last_attempt_at"] = now
+        await self._rejected.update_entity(patch, mode=UpdateMode.MERGE)
+        e = await self._rejected.get_entity(patch["PartitionKey"], payload.id)
+        return _rejected_record(e)
 
     async def list_rejected(
         self,
@@ -1141,6 +1209,11 @@ def _rejected_record(e: Mapping[str, Any]) -> RejectedPayload:
         raw=raw,
         blob_container=_str_or_none(e.get("blob_container")),
         blob_name=_str_or_none(e.get("blob_name")),
+        attempts=int(e.get("attempts") or 1),
+        transient=bool(e.get("transient") or False),
+        state=str(e.get("state") or "parked"),
+        last_attempt_at=_dt(e.get("last_attempt_at")),
+        note=_str_or_none(e.get("note")),
     )
 
 
