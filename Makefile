@@ -7,9 +7,16 @@ NPM_STAMP := node_modules/.installed
 # checkov pins versions that clash with the app's (pycep-parser): it gets a venv of its own.
 CHECKOV_STAMP := .venv-checkov/.installed
 
-.PHONY: setup demo test lint bench clean lock
+.PHONY: setup demo test lint bench clean lock chromium
 
-setup: $(STAMP) $(NPM_STAMP) $(CHECKOV_STAMP)
+setup: $(STAMP) $(NPM_STAMP) $(CHECKOV_STAMP) chromium
+
+# The rendering tests (tests/render) drive Debian's Chromium through the pinned npm playwright-core;
+# no browser is downloaded.
+chromium:
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else echo "the rendering tests need Debian's chromium: sudo apt-get install chromium" >&2; exit 1; fi; }
 
 # The locks are the full closures with hashes of requirements.txt / requirements-dev.txt (the
 # top-level pins): `make lock` rewrites them, `make setup` installs only what they name.
@@ -32,7 +39,7 @@ $(CHECKOV_STAMP): tests/infra/requirements-checkov.txt
 	touch $(CHECKOV_STAMP)
 
 $(NPM_STAMP): package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
 	touch $(NPM_STAMP)
 
 demo: $(STAMP) $(NPM_STAMP)

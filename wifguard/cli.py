@@ -825,6 +825,7 @@ _mount_catalogue()
 class ReportFormat(StrEnum):
     markdown = "markdown"
     json = "json"
+    html = "html"
 
 
 @app.command()
@@ -833,21 +834,36 @@ def report(
     format: Annotated[ReportFormat, typer.Option("--format", "-f")] = ReportFormat.markdown,
     output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
     top: Annotated[int, typer.Option(help="How many identities to list.")] = 15,
+    config: ConfigOpt = None,
 ) -> None:
-    """A posture report from the store: open findings by severity and rule, riskiest identities,
-    quarantines and parked payloads."""
+    """The posture report from the store: the last sweep (tenant, scope, identities checked and
+    clean, changes), open findings by severity, the riskiest identities with owners, strongest
+    privilege and trust path, exemptions, quarantines, recent actions and parked payloads.
+    ``--format html`` writes one self-contained HTML file."""
     import asyncio
 
+    from wifguard.config import load_config
     from wifguard.report_md import build_report, render_markdown
+    from wifguard.settings import Settings
+
+    settings = Settings.from_env()
+    cfg = load_config(config if config is not None else settings.config_path)
 
     async def run() -> dict[str, Any]:
         async with _need_store(store) as st:
             await st.ensure()
-            return await build_report(st, top=top)
+            return await build_report(st, top=top, config=cfg, tenant_id=settings.tenant_id or cfg.home_tenant_id or "")
 
     data = asyncio.run(run())
-    _write(render_markdown(data) if format is ReportFormat.markdown else json.dumps(data, indent=2, default=str),
-           output)
+    if format is ReportFormat.html:
+        from wifguard.report_html import render_html
+
+        text = render_html(data)
+    elif format is ReportFormat.markdown:
+        text = render_markdown(data)
+    else:
+        text = json.dumps(data, indent=2, default=str)
+    _write(text, output)
 
 
 @app.command()

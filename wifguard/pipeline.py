@@ -10,6 +10,7 @@ worker (engine, inventory, store, notifier) and is created once and reused.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import os
 import time
@@ -25,7 +26,7 @@ from wifguard.inventory.gaps import ContextIncomplete, gaps, raise_if_incomplete
 from wifguard.inventory.permissions import PermissionDenied
 from wifguard.inventory.tenant import CredentialWriter, Inventory
 from wifguard.model import Change, ChangeKind, Finding, IdentityKind, ModelError, TrustContext
-from wifguard.notify import Notice, NoticeKind, NotifyConfig, compose
+from wifguard.notify import Notice, NoticeKind, NotifyConfig, compose, privileges_of
 from wifguard.notify.compose import event_id
 from wifguard.permission_health import record_denied
 from wifguard.quarantine import Quarantiner
@@ -39,6 +40,9 @@ RECORD_CONCURRENCY = 16
 EVENT_CONCURRENCY = 16
 PREFETCH_MIN = 4  # below this, per-identity reads (filtered by principal) are cheaper
 COMPOSED_CHANNELS = ("teams", "slack")
+# True while a batch of trigger payloads is processed (notices then say they came from an event).
+_EVENT_PATH: contextvars.ContextVar[bool] = contextvars.ContextVar("wifguard_event_path", default=False)
+REPORT_PROFILES = 25  # riskiest identities whose owners and privilege the sweep summary keeps
 #: notifications between "sent" and "marked sent" at any moment: what a crash may send twice
 NOTIFY_IN_FLIGHT = 4
 #: after an outbox write failed, no notification is sent for this long (they stay pending)
@@ -200,7 +204,11 @@ class Responder:
                     slots[i] = await self._one(decoded[i], result, prefetched, claim, k, settle)
                     await settle.flush(self.ledger, result, eager=False)
 
-        await asyncio.gather(*(lane(ix) for ix in lanes.values()))
+        token = _EVENT_PATH.set(True)  # the lanes' tasks copy this context
+        try:
+            await asyncio.gather(*(lane(ix) for ix in lanes.values()))
+        finally:
+            _EVENT_PATH.reset(token)
         result.events += [e for e in slots if e is not None]
         await settle.flush(self.ledger, result, eager=True)
         if settle.unparked:
@@ -517,8 +525,10 @@ class Responder:
         as pending before it is sent and marked sent after; one already sent is not sent again.
         When the outbox cannot be written nothing is sent (the finding stays due). Returns how
         many notices were held back for that reason."""
+        privileges = privileges_of(ctx, frozenset(g.lower() for g in self.engine.config.privileged_roles))
         notices = [Notice(f, ctx.owners or (), self.tenant_id, kind, identity=ctx.identity,
-                          restore_hint=restore_hint, owners_known=ctx.owners is not None, sequence=sequence)
+                          restore_hint=restore_hint, owners_known=ctx.owners is not None, sequence=sequence,
+                          privileges=privileges, source="event" if _EVENT_PATH.get() else "")
                    for f in findings]
         sent: dict[str, list[Any]] = {}
         held = [0]
@@ -550,25 +560,31 @@ class Responder:
             by_identity.setdefault(str(n.finding.identity.get("id", "")), []).append(n)
         out: dict[str, list[Any]] = {}
 
-        async def one(ident: str, n: Notice, entry: Any) -> None:
-            fp, nid = n.finding.fingerprint, event_id(n)
-            deliveries: list[Any] = []  # delivered before (e.g. reopened by a fault): never again
-            if entry.state != SENT:
-                channels = [c for c in notifier.route(n) if c not in entry.channels_sent]
-                # send + outbox mark under one slot: a crash re-sends at most NOTIFY_IN_FLIGHT
-                async with self._in_flight:
+        async def send_group(ident: str, items: list[tuple[Notice, Any]]) -> None:
+            # One identity's notices go out together, so chat channels get one grouped message
+            # (Notifier.send_many); each notice keeps its own outbox entry and bookkeeping.
+            todo = [(n, e) for n, e in items if e.state != SENT]
+            results: list[list[Any]] = []
+            marks: list[bool] = []
+            if todo:
+                async with self._in_flight:  # one slot per group: a crash re-sends at most this many groups
                     if time.monotonic() < self._outbox_down_until:
-                        # a mark just failed (store outage): sending more now would only be sent again
-                        result.errors.append(f"{nid}: not sent while the outbox cannot be written; still pending")
-                        held[0] += 1
+                        for n, _ in todo:
+                            result.errors.append(f"{event_id(n)}: not sent while the outbox cannot be written; "
+                                                 "still pending")
+                            held[0] += 1
                         return
-                    deliveries = list(await asyncio.gather(*(notifier.send(n, c) for c in channels)))
-                    sent_ok = await self._mark_outbox(ident, entry, deliveries, result)
-            else:
-                sent_ok = True
-            out[fp] = deliveries
-            if sent_ok:
-                await self._bookkeep(fp, nid, deliveries, mark, result)
+                    results = await notifier.send_many(
+                        [(n, [c for c in notifier.route(n) if c not in e.channels_sent]) for n, e in todo])
+                    marks = [await self._mark_outbox(ident, e, d, result) for (_, e), d in zip(todo, results, strict=True)]
+            for (n, _), deliveries, sent_ok in zip(todo, results, marks, strict=True):
+                out[n.finding.fingerprint] = deliveries
+                if sent_ok:
+                    await self._bookkeep(n.finding.fingerprint, event_id(n), deliveries, mark, result)
+            for n, e in items:
+                if e.state == SENT:  # delivered before (e.g. reopened by a fault): never again
+                    out[n.finding.fingerprint] = []
+                    await self._bookkeep(n.finding.fingerprint, event_id(n), [], mark, result)
 
         jobs = []
         for ident, group in by_identity.items():
@@ -581,7 +597,7 @@ class Responder:
                                      f"still pending: {_short(exc)}")
                 held[0] += len(group)
                 continue
-            jobs += [one(ident, n, entries.get(event_id(n))) for n in group]
+            jobs.append(send_group(ident, [(n, entries.get(event_id(n))) for n in group]))
         await asyncio.gather(*jobs)
         return out
 
@@ -669,7 +685,47 @@ class Responder:
                 result.add_record(await self.store.record(ident_id, [], scope=self.scope(True)))
         await self.retry_pending(result)
         await self.send_reminders(result)
+        if all_identity_ids is not None:
+            await self.send_digest(result, identities_checked=len({i.lower() for i in all_identity_ids}),
+                                   contexts=[c for c, _ in evaluations], post=notify)
         return result
+
+    async def send_digest(self, result: RunResult, *, identities_checked: int, contexts: Sequence[TrustContext] = (),
+                          post: bool = True, scope: str = "whole tenant") -> None:
+        """After a whole-tenant sweep: its summary goes to the action log (kind ``digest``; the
+        report's header reads it) and, with ``notifications.digest`` on, to each chat channel."""
+        from dataclasses import replace
+        from datetime import UTC, datetime
+
+        from wifguard.notify.digest import build_digest, compose_digest, digest_channels, profile
+
+        cfg = self.notify_config.digest
+        try:
+            previous = await self.store.list_actions(kind="digest")
+            digest = build_digest(await self.store.query(), tenant_id=self.tenant_id, scope=scope,
+                                  time=datetime.now(UTC), identities_checked=identities_checked,
+                                  previous=previous[-1].time if previous else None, report_url=cfg.report_url,
+                                  top=REPORT_PROFILES)
+            wanted = {t.id.lower() for t in digest.top}
+            privileged = frozenset(g.lower() for g in self.engine.config.privileged_roles)
+            digest = replace(digest, profiles={c.identity.id.lower(): profile(c, privileged) for c in contexts
+                                               if c.identity.id.lower() in wanted})
+            await self.store.log_action("digest", self.tenant_id or "tenant", digest.to_dict(), self.actor)
+            if not (post and cfg.enabled):
+                return
+            digest = replace(digest, top=digest.top[:cfg.top])
+            channels = digest_channels(self.notify_config.channels, cfg.channels)
+            entry: dict[str, Any] = {"kind": "digest", "digest": digest.to_dict(), "channels": []}
+            for name in channels:
+                body = compose_digest(digest, self.notify_config.channels[name].type.value)
+                if body is not None:
+                    entry["channels"].append((await self.notifier().post(name, body)).to_dict())
+            if self.compose_messages:
+                entry["messages"] = {ct: compose_digest(digest, ct) for ct in COMPOSED_CHANNELS}
+            if channels or self.compose_messages:
+                result.notifications.append(entry)
+        except Exception as exc:  # the sweep itself is recorded; a missing digest is reported
+            result.errors.append(f"sweep digest failed: {exc}")
 
     async def send_reminders(self, result: RunResult) -> None:
         """Findings still open N days after their last notification are sent again (optional)."""

@@ -244,6 +244,26 @@ def rendered_texts(card: dict[str, Any]) -> list[str]:
     return out
 
 
+def run_lines(card: dict[str, Any]) -> list[str]:
+    """Every RichTextBlock as the line a reader sees (its TextRuns joined; never Markdown)."""
+    return ["".join(r["text"] for r in d["inlines"]) for d in walk(card) if d.get("type") == "RichTextBlock"]
+
+
+def run_texts(card: dict[str, Any]) -> list[str]:
+    return [r["text"] for d in walk(card) if d.get("type") == "RichTextBlock" for r in d["inlines"]]
+
+
+def card_facts(card: dict[str, Any]) -> dict[str, str]:
+    """Label/value lines ("Label: value" with a bold label run) by label."""
+    out: dict[str, str] = {}
+    for d in walk(card):
+        if d.get("type") == "RichTextBlock" and len(d["inlines"]) == 2:
+            label, value = d["inlines"]
+            if label.get("weight") == "bolder" and label["text"].endswith(": "):
+                out[label["text"][:-2]] = value["text"]
+    return out
+
+
 def _version(v: str) -> tuple[int, ...]:
     return tuple(int(p) for p in v.split("."))
 

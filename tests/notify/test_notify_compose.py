@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import uuid
 from typing import Any
 
@@ -14,10 +15,12 @@ from notify_helpers import (
     OWNERS,
     TENANT,
     UAMI_ID,
+    card_facts,
     card_urls,
     make_finding,
     make_notice,
     rendered_texts,
+    run_lines,
     validate_card,
     walk,
 )
@@ -85,30 +88,57 @@ def test_teams_card_shows_the_finding() -> None:
     card = teams_card(make_notice(f))
     header = card["body"][0]
     assert header["type"] == "Container" and header["style"] == "attention"
-    assert header["items"][0]["color"] == "attention"
-    assert "CRITICAL" in header["items"][0]["text"]
-    assert header["items"][1]["text"] == "WIF-001 \u2014 Subject trusts every branch of a repository"
-    facts = {
-        fact["title"]: fact["value"] for d in walk(card) if d.get("type") == "FactSet" for fact in d["facts"]
-    }
-    assert facts["Identity"] == "deploy-app"
-    assert facts["Identity kind"] == "App registration"
-    assert facts["Identity id"] == APP_OBJECT_ID
-    assert facts["Issuer"] == "https\\://token.actions.githubusercontent.com"
-    assert facts["Subject"] == "repo:contoso/infra:ref:refs/heads/\\*"
-    assert facts["Role"] == "Owner"
-    assert facts["Scope"] == "/subscriptions/s1"
+    band = run_lines(header)
+    assert band[0].startswith("\u25a0 CRITICAL")
+    assert band[1] == "WIF-001 \u2014 Subject trusts every branch of a repository"
+    # The first line under the band is the trust path in words.
+    path = run_lines(card)[2]
+    assert path == (
+        "GitHub Actions \u2192 repo:contoso/infra:ref:refs/heads/* \u2192 deploy-app (app registration)"
+        " \u2192 Owner @ subscription s1"
+    )
+    facts = card_facts(card)
+    assert facts["Issuer"] == "https://token.actions.githubusercontent.com"
+    assert facts["Subject"] == "repo:contoso/infra:ref:refs/heads/*"
+    assert facts["Role"] == "Owner @ subscription s1"
     assert facts["Credential"] == "github-main"
-    texts = rendered_texts(card)
-    assert "Pin the subject to one branch or environment." in texts
+    assert facts["Remediation"] == "Pin the subject to one branch or environment."
+    # Ids are in the hidden details container, shown by a toggle.
+    details = next(d for d in walk(card) if d.get("id") == "wifguard-ids")
+    assert details["isVisible"] is False
+    assert card_facts(details)["Identity id"] == APP_OBJECT_ID
+    assert card_facts(details)["Scope"] == "/subscriptions/s1"
+    assert card["actions"][-1] == {
+        "type": "Action.ToggleVisibility", "title": "Show ids", "targetElements": ["wifguard-ids"]
+    }
+    assert card["fallbackText"].startswith("CRITICAL: WIF-001 Subject trusts every branch")
+    assert "\\" not in card["fallbackText"]
 
 
-def test_severity_colours() -> None:
+def test_severity_bands() -> None:
     styles = {s: teams_card(make_notice(make_finding(severity=s)))["body"][0]["style"] for s in Severity}
-    assert styles[Severity.HIGH] == "attention"
-    assert styles[Severity.MEDIUM] == "warning"
-    assert styles[Severity.LOW] == "accent"
-    assert styles[Severity.INFO] == "emphasis"
+    assert styles[Severity.CRITICAL] == "attention"
+    assert styles[Severity.HIGH] == "warning"
+    assert styles[Severity.MEDIUM] == "accent"
+    assert styles[Severity.LOW] == "emphasis"
+    # Severity text is never coloured: default colour on the band is what meets contrast.
+    for s in Severity:
+        band = teams_card(make_notice(make_finding(severity=s)))["body"][0]
+        assert all("color" not in d for d in walk(band))
+
+
+def test_grouped_notice_lists_the_others_worst_first() -> None:
+    worst = make_finding(severity=Severity.CRITICAL, rule_id="WIF601")
+    others = tuple(
+        make_finding(severity=sev, rule_id=f"WIF60{i}", title=f"t{i}")
+        for i, sev in enumerate([Severity.HIGH, Severity.MEDIUM, Severity.LOW, Severity.LOW, Severity.INFO, Severity.INFO])
+    )
+    card = teams_card(make_notice(worst, others=others))
+    lines = run_lines(card)
+    listed = [ln for ln in lines if ln.split(" ")[0] in {"HIGH", "MEDIUM", "LOW", "INFO"}]
+    assert [ln.split(" ")[1] for ln in listed] == ["WIF600", "WIF601", "WIF602", "WIF603"]
+    assert "and 2 more" in lines
+    assert "(+6 more)" in card["fallbackText"]
 
 
 def test_owners_are_mentioned_with_entities() -> None:
@@ -128,6 +158,9 @@ def test_owners_are_mentioned_with_entities() -> None:
     ]
     owner_lines = [t for t in rendered_texts(card) if t.startswith("**Owners:**")]
     assert owner_lines == ["**Owners:** <at>Alice Admin</at>, <at>Bob Builder</at>"]
+    # The owners line comes right after the trust path, before the details.
+    kinds = [d.get("type") for d in card["body"]]
+    assert kinds.index("TextBlock") == 2
 
 
 def test_service_principal_owner_is_listed_not_mentioned() -> None:
@@ -138,8 +171,8 @@ def test_service_principal_owner_is_listed_not_mentioned() -> None:
         "bob@contoso.com",
     ]
     line = next(t for t in rendered_texts(card) if t.startswith("**Owners:**"))
-    assert "ci-robot \\(service principal\\)" in line
-    assert line.count("<at>") == 2
+    assert line.count("<at>") == 2 and "ci-robot" not in line
+    assert "and ci-robot (service principal)" in run_lines(card)
 
 
 def test_owner_without_upn_is_mentioned_by_object_id_and_duplicates_collapse() -> None:
@@ -163,9 +196,9 @@ def test_two_owners_with_the_same_name_get_distinct_mentions() -> None:
 def test_no_owners_and_unknown_owners_are_said_plainly() -> None:
     none_card = teams_card(make_notice(owners=()))
     assert none_card["msteams"]["entities"] == []
-    assert any("none recorded" in t for t in rendered_texts(none_card))
+    assert "none recorded" in card_facts(none_card)["Owners"]
     unknown = teams_card(make_notice(owners=(), owners_known=False))
-    assert any("unknown" in t for t in rendered_texts(unknown))
+    assert card_facts(unknown)["Owners"].startswith("unknown")
 
 
 def test_portal_link_for_app_by_app_id_and_by_object_id() -> None:
@@ -174,9 +207,8 @@ def test_portal_link_for_app_by_app_id_and_by_object_id() -> None:
     ident = Identity(id=APP_OBJECT_ID, name="deploy-app", kind=IdentityKind.APPLICATION, app_id=APP_ID)
     by_app = teams_card(make_notice(identity=ident))
     assert card_urls(by_app) == [f"{APP_BLADE}/appId/{APP_ID}"]
-    assert [a["type"] for a in by_app["actions"]] == ["Action.OpenUrl"]
-    facts = [f for d in walk(by_app) if d.get("type") == "FactSet" for f in d["facts"]]
-    assert {"title": "Application (client) id", "value": APP_ID} in facts
+    assert [a["type"] for a in by_app["actions"]] == ["Action.OpenUrl", "Action.ToggleVisibility"]
+    assert card_facts(by_app)["Application (client) id"] == APP_ID
 
 
 def test_portal_link_for_managed_identity_and_role_scope() -> None:
@@ -227,9 +259,13 @@ def test_caller_links_only_to_portal_hosts() -> None:
 def test_restore_hint_only_for_quarantine_kinds() -> None:
     hint = "wifguard quarantine restore 0123"
     q = teams_card(make_notice(kind=NoticeKind.QUARANTINED, restore_hint=hint))
-    assert any("restore 0123" in t for t in rendered_texts(q))
+    # A quarantine card leads with the consequence, then how to restore, then the trust path.
+    lines = run_lines(q)
+    assert lines[2].startswith("Credential github-main was deleted from deploy-app.")
+    assert "will fail until it is restored" in lines[2]
+    assert lines[3] == "Restore: " + hint
     n = teams_card(make_notice(kind=NoticeKind.NEW, restore_hint=hint))
-    assert not any("restore 0123" in t for t in rendered_texts(n))
+    assert not any("restore 0123" in t for t in run_lines(n))
 
 
 def test_managed_identity_without_credential_role_finding() -> None:
@@ -240,11 +276,16 @@ def test_managed_identity_without_credential_role_finding() -> None:
     )
     f = dataclasses.replace(f, credential=None)
     card = teams_card(make_notice(f))
-    titles = [fact["title"] for d in walk(card) if d.get("type") == "FactSet" for fact in d["facts"]]
-    assert "Issuer" not in titles and "Role" in titles
+    facts = card_facts(card)
+    assert "Issuer" not in facts and facts["Role"] == "Owner @ the tenant root"
+    assert run_lines(card)[2] == "id-deploy (managed identity) \u2192 Owner @ the tenant root"
 
 
 # -- Slack -----------------------------------------------------------------------------------
+
+
+def slack_blocks(msg: dict[str, Any]) -> list[dict[str, Any]]:
+    return [*msg["blocks"], *(b for att in msg.get("attachments", []) for b in att["blocks"])]
 
 
 def test_slack_blocks_shape() -> None:
@@ -255,22 +296,25 @@ def test_slack_blocks_shape() -> None:
             )
         )
     )
-    assert msg["text"].startswith("[HIGH] WIF-001")
+    assert msg["text"].startswith("HIGH: WIF-001")
     assert msg["unfurl_links"] is False and msg["unfurl_media"] is False
     types = [b["type"] for b in msg["blocks"]]
     assert types[0] == "header"
-    assert "section" in types and "context" in types and "actions" in types
     header = msg["blocks"][0]["text"]
     assert header["type"] == "plain_text" and len(header["text"]) <= 150
-    assert "WIF-001" in header["text"]
-    fields = next(b for b in msg["blocks"] if b["type"] == "section" and "fields" in b)["fields"]
-    assert 1 <= len(fields) <= 10
-    assert {
-        "type": "plain_text",
-        "text": "Subject:\nrepo:contoso/infra:ref:refs/heads/*",
-        "emoji": False,
-    } in fields
-    actions = next(b for b in msg["blocks"] if b["type"] == "actions")["elements"]
+    assert "HIGH \u00b7 WIF-001" in header["text"]
+    # The trust path comes right after the header.
+    path = next(b for b in msg["blocks"] if b["type"] == "section")
+    assert path["text"]["text"].startswith("GitHub Actions \u2192 repo:contoso/infra:ref:refs/heads/*")
+    # The colour bar carries the severity; details live in the attachment.
+    (att,) = msg["attachments"]
+    assert att["color"] == "#E8590C"
+    fields = next(b for b in att["blocks"] if b["type"] == "section" and "fields" in b)["fields"]
+    assert 2 <= len(fields) <= 10 and len(fields) % 2 == 0
+    pairs = {fields[i]["text"]: fields[i + 1] for i in range(0, len(fields), 2)}
+    assert pairs["*Subject*"] == {"type": "plain_text", "text": "repo:contoso/infra:ref:refs/heads/*", "emoji": False}
+    assert all(f["type"] == "mrkdwn" for f in fields[::2])  # labels: our words, bold
+    actions = next(b for b in att["blocks"] if b["type"] == "actions")["elements"]
     assert actions == [
         {
             "type": "button",
@@ -280,20 +324,43 @@ def test_slack_blocks_shape() -> None:
         }
     ]
     owners = [e["text"] for b in msg["blocks"] if b["type"] == "context" for e in b["elements"]]
-    assert "Owners: Alice Admin (alice@contoso.com), Bob Builder (bob@contoso.com)" in owners
+    assert "Alice Admin (alice@contoso.com), Bob Builder (bob@contoso.com)" in owners
 
 
-def test_slack_text_objects_are_all_plain_text() -> None:
-    msg = slack_message(make_notice(kind=NoticeKind.DRY_RUN, restore_hint="restore me"))
-    text_objects = [d for d in walk(msg["blocks"]) if "text" in d and isinstance(d["text"], str)]
+def test_slack_colours_per_severity() -> None:
+    colours = {s: slack_message(make_notice(make_finding(severity=s)))["attachments"][0]["color"] for s in Severity}
+    assert len(set(colours.values())) == len(Severity)
+
+
+def test_slack_owners_with_known_ids_are_pinged() -> None:
+    notice = make_notice(chat_ids={"alice@contoso.com": "U0ALICE", "bob@contoso.com": "not an id <!channel>"})
+    msg = slack_message(notice)
+    pings = [b["text"]["text"] for b in msg["blocks"] if b["type"] == "section" and b["text"]["type"] == "mrkdwn"]
+    assert pings == ["*Owners:* <@U0ALICE>"]
+    rest = [e["text"] for b in msg["blocks"] if b["type"] == "context" for e in b["elements"]]
+    assert "Bob Builder (bob@contoso.com)" in rest and "*Also owned by:*" in rest
+    # Keys match the owner's mail or object id too, case-insensitively.
+    by_mail = slack_message(make_notice(chat_ids={"alice.admin@contoso.com": "W0ALICE"}))
+    assert "<@W0ALICE>" in json.dumps(by_mail)
+
+
+def test_slack_mrkdwn_holds_only_our_words() -> None:
+    msg = slack_message(make_notice(kind=NoticeKind.DRY_RUN, restore_hint="restore me", others=(make_finding(),)))
+    text_objects = [d for d in walk(slack_blocks(msg)) if "text" in d and isinstance(d["text"], str)]
     assert text_objects, "expected text objects"
-    assert {d["type"] for d in text_objects} == {"plain_text"}
-    assert all(len(d["text"]) >= 1 for d in text_objects)
+    for d in text_objects:
+        assert len(d["text"]) >= 1
+        if d["type"] == "mrkdwn":
+            assert re.fullmatch(r"\*[A-Za-z :]+\*( <@U[A-Z0-9]+>(, <@U[A-Z0-9]+>)*)?", d["text"]), d["text"]
 
 
-def test_slack_long_title_is_cut_to_header_limit() -> None:
+def test_slack_long_title_is_cut_to_header_limit_without_splitting_entities() -> None:
     msg = slack_message(make_notice(make_finding(title="x" * 400)))
     assert len(msg["blocks"][0]["text"]["text"]) <= 150
+    for n in range(120, 160):
+        header = slack_message(make_notice(make_finding(title="a" * n + "&<>" * 20)))["blocks"][0]["text"]["text"]
+        assert len(header) <= 150
+        assert re.search(r"&(?!amp;|lt;|gt;)", header) is None, header
 
 
 # -- CloudEvents -----------------------------------------------------------------------------

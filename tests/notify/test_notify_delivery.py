@@ -210,3 +210,88 @@ async def test_notifier_composes_without_any_channel(http_client: httpx.AsyncCli
     assert notifier.compose(notice, "teams") == teams_message(notice)
     assert notifier.compose(notice, "slack") == slack_message(notice)
     assert notifier.route(notice) == []
+
+
+async def test_slack_owners_are_pinged_from_the_map_and_by_lookup(
+    receiver: Receiver, http_client: httpx.AsyncClient
+) -> None:
+    config = NotifyConfig.from_mapping(
+        {
+            "channels": {"s": {"type": "slack", "url_setting": "SLACK_URL"}},
+            "default_channels": ["s"],
+            "slack_users": {"Alice@Contoso.com": "U0ALICE"},
+            "slack_token_setting": "SLACK_TOKEN",
+        }
+    )
+    receiver.plan("/api/users.lookupByEmail", (200, {}, json.dumps({"ok": True, "user": {"id": "U0BOB"}})))
+    env = {"SLACK_URL": receiver.url("/slack"), "SLACK_TOKEN": "xoxb-secret"}
+    notifier = Notifier(config, env, http_client, slack_api_url=receiver.url("/api"))
+    (res,) = await notifier.notify([make_notice()])
+    (res2,) = await notifier.notify([make_notice()])  # the lookup is cached per worker
+    assert res.ok and res2.ok
+    lookups = receiver.at("/api/users.lookupByEmail")
+    assert len(lookups) == 1
+    assert lookups[0].headers["Authorization"] == "Bearer xoxb-secret"
+    body = receiver.at("/slack")[0].json()
+    assert "*Owners:* <@U0ALICE>, <@U0BOB>" in json.dumps(body)
+
+
+async def test_slack_lookup_failure_still_names_the_owner(
+    receiver: Receiver, http_client: httpx.AsyncClient
+) -> None:
+    config = NotifyConfig.from_mapping(
+        {
+            "channels": {"s": {"type": "slack", "url_setting": "SLACK_URL"}},
+            "default_channels": ["s"],
+            "slack_token_setting": "SLACK_TOKEN",
+        }
+    )
+    receiver.plan("/api/users.lookupByEmail", *[(200, {}, json.dumps({"ok": False, "error": "users_not_found"}))] * 4)
+    env = {"SLACK_URL": receiver.url("/slack"), "SLACK_TOKEN": "xoxb-secret"}
+    (res,) = await Notifier(config, env, http_client, slack_api_url=receiver.url("/api")).notify([make_notice()])
+    assert res.ok
+    raw = json.dumps(receiver.at("/slack")[0].json())
+    assert "<@" not in raw and "Alice Admin (alice@contoso.com)" in raw
+
+
+def test_slack_users_config_is_validated() -> None:
+    import pytest
+
+    from wifguard.notify import NotifyConfigError
+
+    with pytest.raises(NotifyConfigError, match=r"slack_users.alice@x: must be a Slack member id"):
+        NotifyConfig.from_mapping({"slack_users": {"alice@x": "<!channel>"}})
+    with pytest.raises(NotifyConfigError, match="slack_token_setting"):
+        NotifyConfig.from_mapping({"slack_token_setting": "xoxb-https://x"})
+
+
+async def test_chat_channels_get_one_message_per_identity_machines_one_per_finding(
+    receiver: Receiver, http_client: httpx.AsyncClient
+) -> None:
+    config = NotifyConfig.from_mapping(
+        {
+            "channels": {
+                "t": {"type": "teams", "url_setting": "T"},
+                "w": {"type": "webhook", "url_setting": "W"},
+            },
+            "default_channels": ["t", "w"],
+        }
+    )
+    env = {"T": receiver.url("/teams"), "W": receiver.url("/hook")}
+    findings = [make_finding(rule_id=f"WIF-00{i}", severity=sev)
+                for i, sev in enumerate([Severity.LOW, Severity.CRITICAL, Severity.MEDIUM])]
+    other_identity = make_finding(identity={"id": "other", "name": "other-app", "kind": "application"})
+    notices = [make_notice(f) for f in [*findings, other_identity]]
+    results = await Notifier(config, env, http_client).notify(notices)
+    assert len(results) == 8 and all(r.ok for r in results)
+    assert {r.fingerprint for r in results if r.channel == "t"} == {n.finding.fingerprint for n in notices}
+    teams = [c.json() for c in receiver.at("/teams")]
+    assert len(teams) == 2 and len(receiver.at("/hook")) == 4
+    grouped = next(m for m in teams if "(+2 more)" in m["attachments"][0]["content"]["fallbackText"])
+    assert grouped["attachments"][0]["content"]["fallbackText"].startswith("CRITICAL: WIF-001")
+    # grouping: finding sends each on its own
+    receiver.requests.clear()
+    per_finding = NotifyConfig.from_mapping({**{"grouping": "finding"}, "channels": {"t": {"type": "teams", "url_setting": "T"}},
+                                              "default_channels": ["t"]})
+    await Notifier(per_finding, env, http_client).notify(notices)
+    assert len(receiver.at("/teams")) == 4

@@ -11,10 +11,13 @@ from hypothesis import strategies as st
 from notify_helpers import (
     APP_OBJECT_ID,
     UAMI_ID,
+    card_facts,
     card_urls,
     make_finding,
     make_notice,
     rendered_texts,
+    run_lines,
+    run_texts,
     strings,
     validate_card,
     walk,
@@ -22,7 +25,7 @@ from notify_helpers import (
 
 from wifguard.model import Owner, Severity
 from wifguard.notify import NoticeKind, cloud_event, portal_links, slack_message, teams_message
-from wifguard.notify.escape import clean, mention_name, slack_mrkdwn, slack_text, teams_text
+from wifguard.notify.escape import clean, mention_name, slack_text, teams_run, teams_text
 
 EVIL_NAME = "**Admin** [click](https://evil.example/x) <at>Admin</at> <!channel> <@U123> <https://evil|click>"
 EVIL_CRED = '{"type":"Action.OpenUrl","url":"https://evil"}'
@@ -84,64 +87,89 @@ def assert_teams_inert(body: dict[str, Any], notice: Any, validator: Any, schema
     assert len(set(entity_texts)) == len(entity_texts)
     body_mentions = [m for t in rendered_texts(card) for m in MENTION.findall(t)]
     assert sorted(f"<at>{m}</at>" for m in body_mentions) == sorted(entity_texts)
-    assert raw.count("<at>") == 2 * len(entities)  # once in the text, once in the entity
+    markdown = json.dumps(rendered_texts(card))
+    assert markdown.count("<at>") == len(entities)  # mentions only where Teams resolves them
     # Links: only portal links we built; only OpenUrl actions.
     allowed = {link.url for link in portal_links(notice)}
     assert set(card_urls(card)) <= allowed
-    assert all(a["type"] == "Action.OpenUrl" for a in card.get("actions", []))
+    assert [a["type"] for a in card["actions"]][-1] == "Action.ToggleVisibility"
+    assert all(a["type"] == "Action.OpenUrl" for a in card["actions"][:-1])
     assert [d for d in walk(card) if "selectAction" in d] == []
-    for text in [*rendered_texts(card), card["fallbackText"]]:
-        assert "\n" not in text and "\r" not in text
+    # Markdown (TextBlock) carries only our own words and the mention tags: nothing from the tenant.
+    for text in rendered_texts(card):
         own_markup = MENTION.sub("", text)
-        for label in ("**Owners:**", "**Remediation**", "**Restore**"):
+        for label in ("**Owners:**", "**Also on this identity**"):
             own_markup = own_markup.replace(label, "")
         assert unescaped_specials(own_markup) == [], text
-        assert "://" not in text.replace("\\://", "")  # no bare URL to auto-link
+        assert "\n" not in text
+    # Tenant text is in TextRuns (never Markdown): one line, no bidi tricks, no backslashes
+    # added, no text function left whole.
+    inputs = json.dumps([notice.finding.to_dict(), [o.display_name for o in notice.owners], notice.restore_hint])
+    for text in [*run_texts(card), card["fallbackText"]]:
+        assert "\n" not in text and "\r" not in text
         assert "\u202e" not in text
+        if "\\\\" not in inputs:  # (json doubles a backslash)
+            assert "\\" not in text
+        assert "{{DATE(" not in text and "{{TIME(" not in text
 
 
 def test_teams_hostile_input_is_inert(card_validator: Any, card_schema: Any) -> None:
     notice = evil_notice()
     body = teams_message(notice)
     assert_teams_inert(body, notice, card_validator, card_schema)
-    raw = json.dumps(body)
-    assert "https://evil" not in raw
     card = body["attachments"][0]["content"]
-    assert [a["url"] for a in card["actions"]] == [
+    assert "https://evil" not in json.dumps(rendered_texts(card))  # only ever plain text runs
+    assert [a["url"] for a in card["actions"] if "url" in a] == [
         "https://portal.azure.com/#view/Microsoft_AAD_RegisteredApps/ApplicationMenuBlade/~/Credentials"
         f"/objectId/{APP_OBJECT_ID}",
         "https://portal.azure.com/#@72f988bf-86f1-41af-91ab-2d7cd011db47/resource/subscriptions/s1%20%3C%40U999%3E/users",
     ]
     # The hostile owner is still mentioned (it is a real owner), under a name that cannot
-    # close or open a tag; the service principal is listed as escaped text.
+    # close or open a tag; the service principal is listed as plain text.
     assert [e["text"] for e in card["msteams"]["entities"]] == ["<at>Alice</at>", "<at>Eve at at Admin</at>"]
-    owner_line = next(t for t in rendered_texts(card) if t.startswith("**Owners:**"))
-    assert "\\<at\\>Boss\\</at\\> \\<\\!channel\\>" in owner_line
-    # Values are shown (escaped), not dropped.
-    facts = {f["title"]: f["value"] for d in walk(card) if d.get("type") == "FactSet" for f in d["facts"]}
-    assert facts["Credential"] == '\\{"type":"Action.OpenUrl","url":"https\\://evil"\\}'
-    assert facts["Subject"].startswith(
-        "repo:x:ref:refs/heads/main  \\# Heading - item \\> quote \\<at\\>Admin\\</at\\>"
-    )
+    assert "and <at>Boss</at> <!channel> (service principal)" in run_lines(card)
+    # Values are shown verbatim (as plain text runs), not dropped and not escaped.
+    facts = card_facts(card)
+    assert facts["Credential"] == EVIL_CRED
+    assert facts["Subject"].startswith("repo:x:ref:refs/heads/main  # Heading - item > quote <at>Admin</at>")
     assert "\ufffdgnp.exe" in facts["Subject"]
+    assert EVIL_NAME in run_lines(card)[4]  # the trust path (after the band, the lead, restore)
+
+
+def slack_blocks(msg: dict[str, Any]) -> list[dict[str, Any]]:
+    return [*msg["blocks"], *(b for att in msg.get("attachments", []) for b in att["blocks"])]
+
+
+def assert_slack_inert(msg: dict[str, Any], notice: Any) -> None:
+    raw = json.dumps(msg, ensure_ascii=False)
+    assert json.loads(raw) == msg
+    blocks = slack_blocks(msg)
+    # Tenant text only in plain_text; mrkdwn holds our bold labels and <@U…> pings of known ids.
+    for d in walk(blocks):
+        if isinstance(d.get("text"), str) and d["type"] == "mrkdwn":
+            assert re.fullmatch(r"\*[A-Za-z :]+\*( <@[UW][A-Z0-9]+>(, <@[UW][A-Z0-9]+>)*)?", d["text"]), d["text"]
+        elif isinstance(d.get("text"), str):
+            assert d["type"] == "plain_text"
+            assert "<" not in d["text"] and ">" not in d["text"]
+            assert re.search(r"&(?!amp;|lt;|gt;)", d["text"]) is None
+    urls = [d["url"] for d in walk(blocks) if "url" in d]
+    assert set(urls) <= {link.url for link in portal_links(notice)}
+    # No look-alike substitutions anywhere the reader sees.
+    for ch in "\u2217\uff3f\u223c\u02cb":
+        assert ch not in raw
+    assert "<" not in msg["text"] and ">" not in msg["text"] and "\n" not in msg["text"]
 
 
 def test_slack_hostile_input_is_inert() -> None:
-    notice = evil_notice()
+    notice = evil_notice(chat_ids={"alice@contoso.com": "U0ALICE"})
     msg = slack_message(notice)
+    assert_slack_inert(msg, notice)
     raw = json.dumps(msg, ensure_ascii=False)
-    assert json.loads(raw) == msg
     for token in ("<!channel>", "<!here>", "<@U123>", "<@U999>", "<https://evil|click>", "<at>"):
         assert token not in raw
-    assert "<" not in raw and ">" not in raw  # every angle bracket from the tenant is escaped
     assert "&lt;!channel&gt;" in raw
-    # Only plain_text objects carry text; only portal URLs are linked.
-    assert {d["type"] for d in walk(msg["blocks"]) if isinstance(d.get("text"), str)} == {"plain_text"}
-    urls = [d["url"] for d in walk(msg["blocks"]) if "url" in d]
-    assert set(urls) <= {link.url for link in portal_links(notice)} and urls
-    # The mrkdwn fallback has no formatting characters left and no newlines.
-    for ch in "*_~`<>\n":
-        assert ch not in msg["text"]
+    assert "<@U0ALICE>" in raw  # the real owner is pinged
+    assert "**Admin** [click](https://evil.example/x)" in raw  # shown as typed, not substituted
 
 
 def test_cloud_event_keeps_raw_values_but_stays_valid_json() -> None:
@@ -164,8 +192,12 @@ def test_escape_functions_directly() -> None:
     )
     assert teams_text("a\\*b") == "a\\\\\\*b"
     assert teams_text("x" * 600, 10) == "x" * 9 + "\u2026"
+    assert teams_run("**b** [l](https://e) <at>x</at>") == "**b** [l](https://e) <at>x</at>"
+    assert teams_run("{{DATE(2017-02-14T06:08:39Z, SHORT)}} {{x}}") == "{ {DATE(2017-02-14T06:08:39Z, SHORT)}} {{x}}"
+    assert teams_run(" a\nb ") == "a b"
     assert slack_text("a & <!here> > b") == "a &amp; &lt;!here&gt; &gt; b"
-    assert slack_mrkdwn("*b* _i_ ~s~ `c`") == "\u2217b\u2217 \uff3fi\uff3f \u223cs\u223c \u02cbc\u02cb"
+    assert slack_text("*b* _i_ ~s~ `c`") == "*b* _i_ ~s~ `c`"  # plain_text: shown as typed
+    assert slack_text("ab&cd", 5) == "ab\u2026"  # never "ab&am…"
     assert mention_name("</at><at>Root") == "at at Root"
     assert mention_name("<>") == "owner"
     assert clean("a\nb\tc\u200bd\u2028e") == "a b c\ufffdd\ufffde"
@@ -233,13 +265,11 @@ def test_property_card_stays_valid_and_inert(
     assert_teams_inert(body, notice, card_validator, card_schema)
     card = body["attachments"][0]["content"]
     assert len(card["msteams"]["entities"]) == 2
-    assert len(card.get("actions", [])) == 1
+    assert len(card.get("actions", [])) == 2
 
     msg = slack_message(notice)
-    raw = json.dumps(msg, ensure_ascii=False)
-    assert "<" not in raw and ">" not in raw
-    assert {d["type"] for d in walk(msg["blocks"]) if isinstance(d.get("text"), str)} == {"plain_text"}
-    assert all(s != "" for s in strings(msg["blocks"]))
+    assert_slack_inert(msg, notice)
+    assert all(s != "" for s in strings(slack_blocks(msg)))
 
     ev = json.loads(json.dumps(cloud_event(notice)))
     assert ev["data"]["credential"]["subject"] == subject
@@ -262,6 +292,7 @@ def test_huge_hostile_values_keep_messages_within_chat_limits() -> None:
     assert len(json.dumps(teams_message(notice)).encode()) < 28 * 1024
     msg = slack_message(notice)
     assert len(msg["blocks"][0]["text"]["text"]) <= 150
-    for d in walk(msg["blocks"]):
+    assert len(json.dumps(msg).encode()) < 40 * 1024
+    for d in walk(slack_blocks(msg)):
         if isinstance(d.get("text"), str):
             assert len(d["text"]) <= 3000

@@ -25,7 +25,8 @@ async def test_report_from_the_store(responder: Any, env: dict[str, str]) -> Non
     md = render_markdown(data)
     assert "| WIF102 | critical |" in md and "payments-deployer" in md
     # tenant text cannot break the table
-    assert all(line.count("|") in (0, 5, 7) for line in md.splitlines() if line.startswith("|"))
+    assert all(line.count("|") in (4, 5, 7, 8) for line in md.splitlines() if line.startswith("|"))
+    assert data["parked_by_source"] and sum(data["parked_by_source"].values()) == data["parked_total"]
 
     out = subprocess.run([sys.executable, "-m", "wifguard.cli", "report", "--store", env["WIFGUARD_STORAGE"],
                           "--format", "json"], capture_output=True, text=True,

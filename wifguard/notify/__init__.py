@@ -15,8 +15,6 @@ from .compose import (
     compose,
     event_id,
     slack_message,
-    teams_card,
-    teams_message,
 )
 from .config import (
     ChannelConfig,
@@ -39,6 +37,8 @@ from .delivery import (
     to_azure_cloud_event,
 )
 from .notice import Notice, NoticeKind, PortalLink, portal_links
+from .privilege import Privilege, privileges_of
+from .teams import teams_card, teams_message
 
 __all__ = [
     "ChannelConfig",
@@ -51,6 +51,7 @@ __all__ = [
     "NotifyConfig",
     "NotifyConfigError",
     "PortalLink",
+    "Privilege",
     "RemindersConfig",
     "RetryPolicy",
     "RouteConfig",
@@ -62,6 +63,7 @@ __all__ = [
     "make_publisher",
     "parse_retry_after",
     "portal_links",
+    "privileges_of",
     "resolve",
     "route",
     "slack_message",

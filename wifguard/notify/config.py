@@ -29,6 +29,19 @@ settings / environment variables, which in Azure are Key Vault references)::
         max_retry_after_seconds: 120.0
         jitter: 0.5
       timeout_seconds: 10
+      grouping: identity                   # identity: one chat message per identity per channel per
+                                           #   run (worst first, "and N more") | finding
+      digest:                              # after a whole-tenant sweep, one summary per channel
+        enabled: true
+        channels: [secops-teams]           # default: every teams and slack channel
+        top: 5                             # riskiest identities listed
+        report_url: https://...            # optional link to the published report
+        immediate_min_severity: high       # optional: new findings from events below this get no
+                                           #   chat message of their own (the next digest counts them)
+      slack_users:                         # optional: owners' Slack member ids, pinged in messages
+        alice@contoso.com: U012ABCDEF      #   keyed by UPN, mail or object id (case-insensitive)
+      slack_token_setting: WIFGUARD_SLACK_BOT_TOKEN  # optional: look owners up by mail
+                                           #   (users.lookupByEmail; scope users:read.email)
 """
 
 from __future__ import annotations
@@ -46,6 +59,7 @@ from wifguard.model import Finding, Severity
 from .compose import ChannelType
 
 _SETTING_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]*$")
+_SLACK_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 _CHANNEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -111,6 +125,18 @@ class RemindersConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class DigestConfig:
+    enabled: bool = True
+    channels: tuple[str, ...] | None = None  # None: every Teams and Slack channel
+    top: int = 5
+    report_url: str | None = None
+    immediate_min_severity: Severity | None = None
+
+
+GROUPINGS = ("identity", "finding")
+
+
+@dataclass(frozen=True, slots=True)
 class NotifyConfig:
     channels: Mapping[str, ChannelConfig] = field(default_factory=dict)
     routes: tuple[RouteConfig, ...] = ()
@@ -118,6 +144,10 @@ class NotifyConfig:
     reminders: RemindersConfig = field(default_factory=RemindersConfig)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     timeout_seconds: float = 10.0
+    slack_users: Mapping[str, str] = field(default_factory=dict)  # lower-cased key -> member id
+    slack_token_setting: str | None = None
+    grouping: str = "identity"
+    digest: DigestConfig = field(default_factory=DigestConfig)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None, *, path: str = "notifications") -> NotifyConfig:
@@ -269,7 +299,8 @@ class _Parser:
         m = self.mapping(
             data,
             self.root,
-            {"channels", "routes", "default_channels", "reminders", "retry", "timeout_seconds"},
+            {"channels", "routes", "default_channels", "reminders", "retry", "timeout_seconds",
+             "slack_users", "slack_token_setting", "grouping", "digest"},
         )
         raw_channels = m.get("channels")
         channels: dict[str, ChannelConfig] = {}
@@ -333,6 +364,15 @@ class _Parser:
             jitter=self.number(rt.get("jitter"), f"{w}.jitter", 0.5, 0, 1),
         )
         timeout = self.number(m.get("timeout_seconds"), f"{self.root}.timeout_seconds", 10.0, 0.1, 300)
+        slack_users = self.slack_users(m.get("slack_users"), f"{self.root}.slack_users")
+        token_setting = self.setting_name(
+            m.get("slack_token_setting"), f"{self.root}.slack_token_setting", required=False
+        )
+        grouping = m.get("grouping", "identity")
+        if grouping not in GROUPINGS:
+            self.err(f"{self.root}.grouping", f"must be one of {', '.join(GROUPINGS)} (got {grouping!r})")
+            grouping = "identity"
+        digest = self.digest(m.get("digest"), f"{self.root}.digest", channels, all_names)
         if self.problems:
             raise NotifyConfigError(self.problems)
         return NotifyConfig(
@@ -342,4 +382,40 @@ class _Parser:
             reminders=RemindersConfig(after),
             retry=retry,
             timeout_seconds=timeout,
+            slack_users=slack_users,
+            slack_token_setting=token_setting,
+            grouping=str(grouping),
+            digest=digest,
         )
+
+    def digest(self, value: Any, where: str, known: Mapping[str, Any], all_names: set[str]) -> DigestConfig:
+        d = self.mapping(value, where, {"enabled", "channels", "top", "report_url", "immediate_min_severity"})
+        enabled = d.get("enabled", True)
+        if not isinstance(enabled, bool):
+            self.err(f"{where}.enabled", f"must be true or false (got {enabled!r})")
+            enabled = True
+        channels = (self.channel_refs(d.get("channels"), f"{where}.channels", known, all_names)
+                    if d.get("channels") is not None else None)
+        top = self.number(d.get("top"), f"{where}.top", 5, 1, 50)
+        url = d.get("report_url")
+        if url is not None and (not isinstance(url, str) or not url.startswith("https://")):
+            self.err(f"{where}.report_url", f"must be an https URL (got {url!r})")
+            url = None
+        immediate = self.severity(d.get("immediate_min_severity"), f"{where}.immediate_min_severity")
+        return DigestConfig(bool(enabled), channels, int(top), url, immediate)
+
+    def slack_users(self, value: Any, where: str) -> dict[str, str]:
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            self.err(where, "must map a UPN, mail or object id to a Slack member id")
+            return {}
+        out: dict[str, str] = {}
+        for key, uid in value.items():
+            if not isinstance(key, str) or not key.strip():
+                self.err(where, f"keys must be non-empty strings (got {key!r})")
+            elif not isinstance(uid, str) or not _SLACK_ID.match(uid.strip()):
+                self.err(f"{where}.{key}", f"must be a Slack member id like U012ABCDEF (got {uid!r})")
+            else:
+                out[key.strip().lower()] = uid.strip()
+        return out

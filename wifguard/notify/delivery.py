@@ -16,8 +16,8 @@ import logging
 import math
 import random
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
@@ -29,7 +29,8 @@ from .compose import CLOUDEVENT_CONTENT_TYPE, ChannelType, compose
 from .config import ChannelConfig, NotifyConfig, RetryPolicy, route
 from .dedup import with_dedup_key
 from .escape import clean
-from .notice import Notice
+from .notice import Notice, NoticeKind
+from .owners import owner_keys
 
 if TYPE_CHECKING:
     from azure.core.credentials_async import AsyncTokenCredential
@@ -40,6 +41,7 @@ log = logging.getLogger("wifguard.notify")
 
 BREAKER_AFTER = 3  # consecutive failed deliveries that open a channel's circuit breaker
 BREAKER_COOLDOWN_SECONDS = 300.0  # how long it stays open (longer than one run: the next run retries)
+SLACK_API = "https://slack.com/api"
 _LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
@@ -361,6 +363,7 @@ class Notifier:
         rng: random.Random | None = None,
         breaker_after: int = BREAKER_AFTER,
         breaker_cooldown: float = BREAKER_COOLDOWN_SECONDS,
+        slack_api_url: str = SLACK_API,
     ) -> None:
         self.config = config
         self._breaker_after = max(1, breaker_after)
@@ -375,6 +378,8 @@ class Notifier:
         self._sem = asyncio.Semaphore(max(1, concurrency))
         self._rng = rng
         self._publishers: dict[str, EventGridPublisherClient] = {}
+        self._slack_api = slack_api_url.rstrip("/")
+        self._slack_lookups: dict[str, str] = {}  # mail -> member id ("" = not found); per worker
 
     async def __aenter__(self) -> Notifier:
         return self
@@ -466,6 +471,8 @@ class Notifier:
         if self.breaker_open(channel_name):
             return self._skipped(notice, channel_name, "not attempted: the channel's circuit breaker is open "
                                                        "after consecutive failures; pending for the next run")
+        if ep.type is ChannelType.SLACK:
+            notice = replace(notice, chat_ids=await self.slack_ids(notice))
         async with self._sem:
             if self.breaker_open(channel_name):  # opened while this delivery waited its turn
                 return self._skipped(notice, channel_name, "not attempted: the channel's circuit breaker is "
@@ -488,9 +495,117 @@ class Notifier:
             return self._record(await deliver(notice, ep, self._client, publisher=publisher, rng=self._rng))
 
     async def notify(self, notices: Iterable[Notice]) -> list[DeliveryResult]:
-        """Route and deliver every notice; one result per (notice, channel), in order."""
-        jobs = [self.send(n, name) for n in notices for name in self.route(n)]
-        return list(await asyncio.gather(*jobs))
+        """Route and deliver every notice; one result per (notice, channel).
+
+        With ``grouping: identity`` (the default), chat channels (Teams, Slack) get one message
+        per identity and notice kind: the worst finding leads and the others are listed ("and N
+        more"); each finding still gets its own result. Machine channels (webhook, Event Grid)
+        always get one event per finding. Quarantine notices are never grouped (each carries its
+        own restore command).
+        """
+        groups: dict[tuple[str, str, str, int], list[Notice]] = {}
+        for i, n in enumerate(notices):
+            for name in self.route(n):
+                ch = self.config.channels.get(name)
+                chat = ch is not None and ch.type in (ChannelType.TEAMS, ChannelType.SLACK)
+                if chat and self._digest_only(n):
+                    continue  # counted by the next sweep's digest instead
+                groupable = (self.config.grouping == "identity" and chat
+                             and n.kind in (NoticeKind.NEW, NoticeKind.REMINDER))
+                key = (name, n.identity_ref.get("id", "").lower(), n.kind.value, -1 if groupable else i)
+                groups.setdefault(key, []).append(n)
+        sent = await asyncio.gather(*(self._send_group(key[0], ns) for key, ns in groups.items()))
+        return [r for rs in sent for r in rs]
+
+    async def send_many(self, items: Sequence[tuple[Notice, Sequence[str]]]) -> list[list[DeliveryResult]]:
+        """Deliver each notice to the channels given with it (already routed); results aligned
+        with ``items``. Chat channels are grouped per identity and kind as in :meth:`notify`."""
+        groups: dict[tuple[str, str, str, int], list[int]] = {}
+        for i, (n, channels) in enumerate(items):
+            for name in channels:
+                ch = self.config.channels.get(name)
+                chat = ch is not None and ch.type in (ChannelType.TEAMS, ChannelType.SLACK)
+                if chat and self._digest_only(n):
+                    continue
+                groupable = (self.config.grouping == "identity" and chat
+                             and n.kind in (NoticeKind.NEW, NoticeKind.REMINDER))
+                key = (name, n.identity_ref.get("id", "").lower(), n.kind.value, -1 if groupable else i)
+                groups.setdefault(key, []).append(i)
+        out: list[list[DeliveryResult]] = [[] for _ in items]
+        keys = list(groups)
+        sent = await asyncio.gather(*(self._send_group(k[0], [items[i][0] for i in groups[k]]) for k in keys))
+        for k, results in zip(keys, sent, strict=True):
+            by_fp = {r.fingerprint: r for r in results}
+            for i in groups[k]:
+                out[i].append(by_fp[items[i][0].finding.fingerprint])
+        return out
+
+    def _digest_only(self, n: Notice) -> bool:
+        floor = self.config.digest.immediate_min_severity
+        return (floor is not None and self.config.digest.enabled and n.source == "event"
+                and n.kind is NoticeKind.NEW and n.finding.severity < floor)
+
+    async def _send_group(self, channel: str, notices: list[Notice]) -> list[DeliveryResult]:
+        ordered = sorted(notices, key=lambda n: -int(n.finding.severity))
+        head = ordered[0]
+        if len(ordered) > 1:
+            head = replace(head, others=tuple(n.finding for n in ordered[1:]) + head.others)
+        res = await self.send(head, channel)
+        return [replace(res, fingerprint=n.finding.fingerprint) for n in ordered]
+
+    async def post(self, channel_name: str, payload: Mapping[str, Any], kind: str = "digest") -> DeliveryResult:
+        """Deliver a composed body (a digest) to one Teams/Slack/webhook channel, with retries."""
+        ep = self.endpoint(channel_name)
+        if isinstance(ep, str) or ep.type is ChannelType.EVENTGRID:
+            error = ep if isinstance(ep, str) else "digests go to chat channels only"
+            return DeliveryResult(channel=channel_name, ok=False, status=None, attempts=0, error=error, kind=kind)
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        async with self._sem:
+            outcome, attempts = await _with_retries(
+                lambda: _post_once(self._client, ep, body, "application/json"), ep.retry, self._rng
+            )
+        if not outcome.ok:
+            log.warning("notify: %s to channel %s failed: %s", kind, channel_name, outcome.error)
+        return DeliveryResult(channel=ep.name, ok=outcome.ok, status=outcome.status, attempts=attempts,
+                              error=outcome.error, kind=kind, channel_type=ep.type.value)
+
+    async def slack_ids(self, notice: Notice) -> dict[str, str]:
+        """Owners' Slack member ids: the configured map, then ``users.lookupByEmail`` when a bot
+        token is configured. A failed lookup only means no ping (the owner is still named)."""
+        ids = dict(self.config.slack_users)
+        token = (self._env.get(self.config.slack_token_setting or "") or "").strip()
+        for owner in notice.owners:
+            keys = owner_keys(owner)
+            if owner.kind != "user" or any(k in ids for k in keys) or not token:
+                continue
+            for mail in dict.fromkeys(k for k in keys if "@" in k):
+                uid = await self._lookup_slack(mail, token)
+                if uid:
+                    ids[mail] = uid
+                    break
+        return ids
+
+    async def _lookup_slack(self, mail: str, token: str) -> str:
+        if mail in self._slack_lookups:
+            return self._slack_lookups[mail]
+        uid = ""
+        try:
+            resp = await self._client.get(
+                f"{self._slack_api}/users.lookupByEmail",
+                params={"email": mail},
+                headers={"Authorization": f"Bearer {token}", "User-Agent": "wifguard-notify"},
+                timeout=self.config.timeout_seconds,
+            )
+            body = resp.json() if resp.status_code == 200 else {}
+            if body.get("ok"):
+                uid = str((body.get("user") or {}).get("id") or "")
+            else:
+                log.info("notify: no Slack user for an owner (%s)", clean(str(body.get("error", resp.status_code)), 60))
+        except (httpx.HTTPError, ValueError) as e:
+            log.warning("notify: Slack user lookup failed: %s", _redact(type(e).__name__, token))
+            return ""  # not cached: the next message tries again
+        self._slack_lookups[mail] = uid
+        return uid
 
     def _publisher(self, ep: Endpoint) -> EventGridPublisherClient:
         pub = self._publishers.get(ep.name)

@@ -28,15 +28,6 @@ _TEAMS_SPECIAL = frozenset("\\`*_[]()#<>~&|{}!")
 # A line that starts like a list item ("- x", "+ x", "12. x", "3) x") turns into a list.
 _LEADING_LIST = re.compile(r"^(\s*)(\d*)([-+.)])")
 
-# Slack mrkdwn formatting characters and harmless look-alikes that Slack does not interpret.
-_SLACK_FORMAT = {
-    "*": "\u2217",  # ASTERISK OPERATOR
-    "_": "\uff3f",  # FULLWIDTH LOW LINE
-    "~": "\u223c",  # TILDE OPERATOR
-    "`": "\u02cb",  # MODIFIER LETTER GRAVE ACCENT
-}
-
-
 def clean(text: object, limit: int = 500) -> str:
     """Normalise untrusted text: one line, no invisible characters, at most ``limit`` chars."""
     s = "" if text is None else str(text)
@@ -53,6 +44,25 @@ def clean(text: object, limit: int = 500) -> str:
     if limit > 0 and len(s) > limit:
         s = s[: max(limit - 1, 0)].rstrip() + ELLIPSIS
     return s
+
+
+# Adaptive Card text functions ({{DATE(...)}}, {{TIME(...)}}) are evaluated in TextRun text too.
+_TEXT_FUNCTION = re.compile(r"\{\{(?=[A-Za-z]+\()")
+
+
+def teams_run(text: object, limit: int = 500) -> str:
+    """Text for an Adaptive Card ``TextRun`` (inside a ``RichTextBlock``).
+
+    A TextRun is never Markdown-processed, so the text is shown exactly as cleaned: no
+    backslashes for a phone to show. Only the ``{{FUNC(`` text-function opener is broken up
+    (with a space), because renderers evaluate it even in TextRuns.
+    """
+    return _TEXT_FUNCTION.sub("{ {", clean(text, limit))
+
+
+def plain(text: object, limit: int = 500) -> str:
+    """Plain text for a field no client formats (``fallbackText``, notification previews)."""
+    return clean(text, limit)
 
 
 def teams_text(text: object, limit: int = 500) -> str:
@@ -83,22 +93,24 @@ def mention_name(text: object, limit: int = 80) -> str:
     return s or "owner"
 
 
+_SLACK_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+
+
 def slack_text(text: object, limit: int = 500) -> str:
     """Text for a Slack ``plain_text`` object: only ``&``, ``<`` and ``>`` are escaped.
 
     Slack treats these three as control characters in every text object (``<!channel>``,
-    ``<@U123>``, ``<https://x|label>``); escaped, they show as themselves.
+    ``<@U123>``, ``<https://x|label>``); escaped, they show as themselves. ``limit`` bounds the
+    *escaped* length, and a cut never splits an entity (``&am…``): whole characters are dropped.
     """
-    s = clean(text, limit)
-    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def slack_mrkdwn(text: object, limit: int = 500) -> str:
-    """Text for a Slack ``mrkdwn`` object (always sent with ``verbatim: true``).
-
-    On top of :func:`slack_text`, mrkdwn formatting characters (``*_~`` and backtick) are
-    replaced by look-alike characters, because mrkdwn has no escape character. A leading ``>``
-    (block quote) is already escaped as ``&gt;``.
-    """
-    s = slack_text(text, limit)
-    return "".join(_SLACK_FORMAT.get(ch, ch) for ch in s)
+    s = clean(text, 0)
+    out: list[str] = []
+    size = 0
+    for i, ch in enumerate(s):
+        piece = _SLACK_ENTITIES.get(ch, ch)
+        rest_fits = size + len(piece) <= limit and (i == len(s) - 1 or size + len(piece) <= limit - 1)
+        if limit > 0 and not rest_fits:
+            return "".join(out).rstrip() + ELLIPSIS
+        out.append(piece)
+        size += len(piece)
+    return "".join(out)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from urllib.parse import quote, urlsplit
 
 from wifguard.model import Finding, Identity, IdentityKind, Owner
+
+from .privilege import Privilege
 
 PORTAL = "https://portal.azure.com"
 
@@ -49,7 +51,7 @@ class PortalLink:
 
 @dataclass(frozen=True, slots=True)
 class Notice:
-    """One notification about one finding.
+    """One notification about one finding (and, grouped, the identity's other findings).
 
     ``identity`` is the full :class:`Identity` when the caller has it (its ``app_id`` gives
     the best portal link), else the finding's identity ref (``{id, name, kind}``), which is
@@ -70,6 +72,23 @@ class Notice:
     sequence: int = 0
     portal: str = PORTAL
     owners_known: bool = True  # False: the owner list could not be read (not "no owners")
+    # Grouping: the identity's other findings sent in the same message (worst first).
+    others: tuple[Finding, ...] = ()
+    # What the identity can do (strongest first); empty: unknown here (see privilege.py).
+    privileges: tuple[Privilege, ...] = ()
+    # Where the finding came from: "event" (audit log, Event Grid) or "" (sweeps, retries).
+    source: str = ""
+    # Chat user ids of owners (lower-cased UPN/mail -> Slack member id), filled at delivery.
+    chat_ids: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        """Every finding this notice speaks for, worst first (the headline one first)."""
+        return (self.finding, *self.others)
+
+    @property
+    def fingerprints(self) -> tuple[str, ...]:
+        return tuple(f.fingerprint for f in self.findings)
 
     @property
     def identity_ref(self) -> dict[str, str]:
