@@ -7,7 +7,7 @@ NPM_STAMP := node_modules/.installed
 # checkov pins versions that clash with the app's (pycep-parser): it gets a venv of its own.
 CHECKOV_STAMP := .venv-checkov/.installed
 
-.PHONY: setup demo test lint bench clean chromium
+.PHONY: setup demo test lint bench clean lock chromium
 
 setup: $(STAMP) $(NPM_STAMP) $(CHECKOV_STAMP) chromium
 
@@ -18,12 +18,19 @@ chromium:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	  else echo "the rendering tests need Debian's chromium: sudo apt-get install chromium" >&2; exit 1; fi; }
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml setup.py
+# The locks are the full closures with hashes of requirements.txt / requirements-dev.txt (the
+# top-level pins): `make lock` rewrites them, `make setup` installs only what they name.
+LOCK_FLAGS := --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links
+
+$(STAMP): requirements.lock requirements-dev.lock pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.lock
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+lock: $(STAMP)
+	$(VENV)/bin/pip-compile $(LOCK_FLAGS) --output-file=requirements.lock requirements.txt
+	$(VENV)/bin/pip-compile $(LOCK_FLAGS) --constraint=requirements.lock --output-file=requirements-dev.lock requirements-dev.txt
 
 $(CHECKOV_STAMP): tests/infra/requirements-checkov.txt
 	test -x .venv-checkov/bin/python || $(PYTHON) -m venv .venv-checkov

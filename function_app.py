@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import azure.functions as func
 
 if TYPE_CHECKING:
+    from wifguard.httpapi import HttpApi
     from wifguard.pipeline import Responder, RunResult
 
 app = func.FunctionApp()
@@ -156,65 +157,42 @@ def _json(body: Any, status: int = 200) -> func.HttpResponse:
     return func.HttpResponse(json.dumps(body, default=str), status_code=status, mimetype="application/json")
 
 
+_api: HttpApi | None = None
+
+
+def api() -> HttpApi:
+    """The worker's HTTP API logic (token validation, parameter checks): wifguard.httpapi."""
+    global _api
+    if _api is None:
+        from wifguard.httpapi import HttpApi
+
+        _api = HttpApi(responder)
+    return _api
+
+
 @app.function_name("health")
 @app.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 async def health(req: func.HttpRequest) -> func.HttpResponse:
-    """Store and configuration reachable; missing permissions (recent 403s) named as warnings."""
-    checks: dict[str, Any] = {}
-    ok = True
-    try:
-        r = await responder()
-        checks["config"] = {"ok": True, "rules": len(r.engine.rules), "quarantine": r.engine.config.quarantine.mode}
-    except Exception as exc:
-        return _json({"status": "unhealthy", "checks": {"config": {"ok": False, "error": str(exc)[:300]}}}, 503)
-    try:
-        await r.store.query(limit=1)
-        checks["store"] = {"ok": True}
-    except Exception as exc:
-        ok = False
-        checks["store"] = {"ok": False, "error": str(exc)[:300]}
-    degraded = False
-    if ok:
-        # Graph/ARM calls denied in the last 24 h (403): the work that needed them is blocked.
-        from wifguard.permission_health import missing_permissions
-
-        missing = await missing_permissions(r.store)
-        degraded = bool(missing)
-        checks["permissions"] = {"ok": not missing, "missing": [m.to_dict() for m in missing]}
-    status = "unhealthy" if not ok else ("degraded" if degraded else "healthy")
-    return _json({"status": status, "checks": checks}, 200 if ok else 503)
+    """healthy | unhealthy and timestamps, from one point read of the store. Anonymous; a caller
+    with a Findings.Read token also gets the warnings (missing permissions)."""
+    reply = await api().health(req.headers.get("Authorization"))
+    return _json(reply.body, reply.status)
 
 
+# Callers authenticate with a Microsoft Entra ID token carrying an app role (validated in code,
+# wifguard/apiauth.py), so the host-level key is not what protects these routes.
 @app.function_name("findings")
-@app.route(route="findings", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@app.route(route="findings", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 async def findings(req: func.HttpRequest) -> func.HttpResponse:
-    """Findings from the store; filters: severity (minimum), status, rule, identity, limit."""
-    from wifguard.model import Severity
-
-    p = req.params
-    try:
-        severity = Severity.parse(p["severity"]) if p.get("severity") else None
-        limit = int(p.get("limit", "500"))
-    except ValueError as exc:
-        return _json({"error": str(exc)}, 400)
-    r = await responder()
-    rows = await r.store.query(severity=severity, status=p.get("status") or None, rule_id=p.get("rule") or None,
-                               identity=p.get("identity") or None, limit=max(1, min(limit, 5000)))
-    return _json({"findings": [x.to_dict() for x in rows], "count": len(rows)})
+    """Findings from the store (app role Findings.Read); filters: severity, status, rule, identity, limit."""
+    reply = await api().findings(dict(req.params), req.headers.get("Authorization"))
+    return _json(reply.body, reply.status)
 
 
 @app.function_name("restore")
-@app.route(route="quarantine/{id}/restore", methods=["POST"], auth_level=func.AuthLevel.ADMIN)
+@app.route(route="quarantine/{id}/restore", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 async def restore(req: func.HttpRequest) -> func.HttpResponse:
-    """Recreate a quarantined credential exactly from its backup."""
-    from wifguard.quarantine import RestoreError
-    from wifguard.quarantine import restore as do_restore
-
-    backup_id = req.route_params.get("id", "")
-    r = await responder()
-    try:
-        out = await do_restore(r.store, r.writer, backup_id, actor="http:restore")
-    except RestoreError as exc:
-        status = 404 if "no quarantine backup" in str(exc) else 409
-        return _json({"error": str(exc)}, status)
-    return _json(out)
+    """Recreate a quarantined credential and record the accepted risk (app role Quarantine.Restore;
+    JSON body: reason, expires_days)."""
+    reply = await api().restore(req.route_params.get("id", ""), req.get_body(), req.headers.get("Authorization"))
+    return _json(reply.body, reply.status)

@@ -249,6 +249,17 @@ module keyVault 'modules/keyvault.bicep' = {
   }
 }
 
+// The API app registration callers get tokens for (app roles Findings.Read, Quarantine.Restore);
+// the Function App validates them (WIFGUARD_API_AUDIENCE). Microsoft Graph Bicep extension.
+module apiApp 'modules/api-app.bicep' = {
+  name: 'wifguard-api-app-${resourceToken}'
+  scope: rg
+  params: {
+    uniqueName: 'wifguard-api-${resourceToken}'
+    displayName: 'wifguard API (${environmentName})'
+  }
+}
+
 module functionApp 'modules/function-app.bicep' = {
   name: 'wifguard-function-app-${resourceToken}'
   scope: rg
@@ -279,6 +290,7 @@ module functionApp 'modules/function-app.bicep' = {
     extraResponderIds: replace(trim(extraResponderIds), ' ', '')
     notificationSecretUris: keyVault.outputs.secretUris
     eventGridTopicEndpoint: eventGridTopicEndpoint
+    apiAudience: apiApp.outputs.audience
   }
 }
 
@@ -339,6 +351,7 @@ output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.applicationInsightsName
 output WIFGUARD_MODE string = mode
+output WIFGUARD_API_APP_ID string = apiApp.outputs.appId
 output WIFGUARD_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output WIFGUARD_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 output WIFGUARD_EVENTHUB_NAMESPACE string = eventHub.outputs.namespaceName

@@ -643,23 +643,48 @@ def quarantine_list(
 @quarantine_app.command("restore")
 def quarantine_restore(
     backup_id: Annotated[str, typer.Argument(help="Backup id from `wifguard quarantine list`.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why the risk is accepted (3-500 characters).")],
+    expires: Annotated[int, typer.Option("--expires", help="Days until the exemption ends (1-365).")] = 30,
     store: StoreOpt = None,
     sim: Annotated[Path | None, typer.Option("--sim", help="Restore into a simulated tenant.")] = None,
 ) -> None:
-    """Recreate a quarantined credential exactly (name, issuer, subject, audiences, description, expression)."""
+    """Recreate a quarantined credential exactly and record that you accept its risk until --expires.
+
+    Exit 0 restored, 1 refused (unknown backup, identity gone...), 2 conflict (someone else restored
+    it or is restoring it, or the credential is back) or bad input."""
     import asyncio
+    import getpass
 
     from wifguard.inventory.tenant import CredentialWriter, Inventory
-    from wifguard.quarantine import RestoreError, restore
+    from wifguard.quarantine import (
+        RestoreConflict,
+        RestoreError,
+        restore,
+        validate_expiry_days,
+        validate_reason,
+    )
     from wifguard.sweep import connection_for
+
+    try:
+        validate_reason(reason)
+        validate_expiry_days(expires)
+    except ValueError as exc:
+        _err(f"wifguard: {exc}")
+        raise typer.Exit(2) from None
+    who = f"cli:{getpass.getuser()}"
 
     async def run(conn: Any) -> dict[str, Any]:
         async with _need_store(store) as st, Inventory(conn) as inv:
-            return await restore(st, CredentialWriter(inv), backup_id, actor="cli")
+            await st.ensure()
+            return await restore(st, CredentialWriter(inv), backup_id, reason=reason, actor=who,
+                                 expires_days=expires)
 
     with connection_for(sim, mode="thread") as (conn, _):
         try:
             out = asyncio.run(run(conn))
+        except RestoreConflict as exc:
+            _err(f"wifguard: restore conflict: {exc}")
+            raise typer.Exit(2) from None
         except RestoreError as exc:
             _err(f"wifguard: restore refused: {exc} (quarantine restore {backup_id})")
             raise typer.Exit(2) from None
@@ -733,8 +758,12 @@ def demo(
 
 
 def main() -> None:
-    from wifguard.cli_errors import run
+    import os
 
+    from wifguard.cli_errors import run
+    from wifguard.logsafe import install
+
+    install(os.environ)
     raise SystemExit(run(app))
 
 

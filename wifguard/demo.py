@@ -187,7 +187,8 @@ async def _run(c: Console, out: Path) -> None:
                 b = await r.store.get_backup(done[0]["backup_id"])
                 c.print(Panel(Text(json.dumps(b.credential, indent=2) if b else "?"),
                               title=f"backup {done[0]['backup_id']} (state {b.state.value if b else '?'})"))
-                res = await restore(r.store, r.writer, done[0]["backup_id"], actor="demo")
+                res = await restore(r.store, r.writer, done[0]["backup_id"], actor="demo",
+                                    reason="demo: the owner confirmed this trust is expected")
                 c.print(f"[green]restored[/] {res['credential']['name']} on {res['identity']['name']}: "
                         "name, issuer, subject, audiences and description identical to the backup")
             log = await r.store.list_actions()

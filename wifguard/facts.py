@@ -313,6 +313,8 @@ def change_vars(change: Change, owners: tuple[Owner, ...] | None, cf: ConfigFact
             (old.id is not None and new.id is not None and old.id.lower() == new.id.lower())
             or ((old.id is None or new.id is None) and old.name.lower() == new.name.lower()))),
         "time": change.time or "",
+        "readded_after_quarantine": bool(change.quarantined_backup),
+        "quarantine_backup": change.quarantined_backup or "",
         # WIF703: seconds between the credential's addition and removal (audit trail), -1 unknown.
         "lifetime_seconds": _lifetime_seconds(change),
         "lifetime_text": _lifetime_text(change),

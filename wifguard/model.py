@@ -409,6 +409,9 @@ class Change:
     actor: Actor | None = None
     time: str | None = None
     tenant_id: str | None = None
+    # Set by the pipeline, not by handlers: the verified quarantine backup of this very
+    # credential (it was removed and has come back).
+    quarantined_backup: str | None = None
     evidence: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
 

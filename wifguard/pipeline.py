@@ -30,6 +30,7 @@ from wifguard.notify import Notice, NoticeKind, NotifyConfig, compose, privilege
 from wifguard.notify.compose import event_id
 from wifguard.permission_health import record_denied
 from wifguard.quarantine import Quarantiner
+from wifguard.requarantine import QuarantineGuard
 from wifguard.store import EvaluationScope, RecordResult, Store
 from wifguard.store.ledger import Claim, EventKey, EventLedger
 from wifguard.store.outbox import SENT, Outbox
@@ -122,6 +123,7 @@ class Responder:
         self.notify_config = NotifyConfig.from_mapping(engine.config.notifications or {})
         self.quarantiner = Quarantiner(engine.config.quarantine, store, self.writer,
                                        frozenset(i for i in responder_ids if i), actor)
+        self.guard = QuarantineGuard(store, self.writer, engine, actor)
         self.ledger = EventLedger(store, owner=f"{actor}:{os.getpid()}")
         self._in_flight = asyncio.Semaphore(NOTIFY_IN_FLIGHT)
         self._outbox_down_until = 0.0
@@ -358,7 +360,8 @@ class Responder:
         facts = await self.external_facts([ctx])
         evaluations = [self.engine.evaluate(ctx, change=c, external=facts) for c in changes
                        if c.kind is not ChangeKind.IDENTITY] or [self.engine.evaluate(ctx, external=facts)]
-        await self.respond(ctx, evaluations, result, tenant_rules_ran=False, external=facts)
+        await self.respond(ctx, evaluations, result, tenant_rules_ran=False, external=facts,
+                           changes=changes)
         await self.respond_from_evidence(changes, ctx, result)
 
     async def external_facts(self, contexts: Sequence[TrustContext]) -> Any:
@@ -471,9 +474,12 @@ class Responder:
     async def respond(self, ctx: TrustContext, evaluations: Sequence[Evaluation], result: RunResult, *,
                       tenant_rules_ran: bool, notify: bool = True,
                       only_rules: frozenset[str] | None = None, external: Any = None,
-                      resolve: bool = True) -> RecordResult:
+                      resolve: bool = True, changes: Sequence[Change] = ()) -> RecordResult:
         findings = list({f.fingerprint: f for ev in evaluations for f in ev.findings}.values())
         exempted = list({f.fingerprint: f for ev in evaluations for f, _ in ev.exempted}.values())
+        # Restore exemptions and re-adds after quarantine live in the store (quarantine ledger).
+        review = await self.guard.review(ctx, findings, changes)
+        findings, exempted = review.findings, [*exempted, *review.exempted]
         for ev in evaluations:
             result.errors += list(ev.errors)
         from wifguard.external.runtime import incomplete
@@ -483,6 +489,7 @@ class Responder:
             if resolve else EvaluationScope.nothing()
         rec = await self.store.record(ctx.identity.id, findings, scope=scope, exempted=exempted)
         result.add_record(rec)
+        await self.guard.after_record(review)
         result.findings += findings
         # Still due from an earlier attempt (a crash or outage before the send was marked) counts
         # too: the outbox sends only what was not delivered yet.

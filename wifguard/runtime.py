@@ -37,6 +37,9 @@ def open_store(settings: Settings, conn_string: str | None = None) -> Any:
 async def build_responder(settings: Settings, *, conn: Connection | None = None, store: Any = None,
                           config_path: str | None = None, compose_messages: bool = False,
                           config: Config | None = None) -> Responder:
+    from wifguard.logsafe import install
+
+    install(settings.env)  # before any client exists: nothing it logs carries a secret
     conn = conn or settings.connection()  # type: ignore[assignment]
     assert isinstance(conn, Connection)
     cfg = config or build_config(settings, config_path, conn.tenant_id)

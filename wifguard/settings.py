@@ -28,6 +28,9 @@ SWEEP_SHARD_SIZE = "WIFGUARD_SWEEP_SHARD_SIZE"  # applications per shard
 EVENTHUB_NAME = "WIFGUARD_EVENTHUB_NAME"
 EVENTHUB_CONNECTION = "WIFGUARD_EVENTHUB"  # connection prefix: WIFGUARD_EVENTHUB__fullyQualifiedNamespace
 QUEUE_CONNECTION = "WIFGUARD_QUEUE"  # connection prefix: WIFGUARD_QUEUE__queueServiceUri or a connection string
+# HTTP API (findings, restore): Microsoft Entra ID tokens for the responder's API app registration.
+API_AUDIENCE = "WIFGUARD_API_AUDIENCE"  # comma-separated: the API app's client id and/or Application ID URI
+API_JWKS_URL = "WIFGUARD_API_JWKS_URL"  # signing keys; default: the tenant's (login.microsoftonline.com)
 # Notification endpoints: the settings the shipped/infra config's channels name (Key Vault references).
 TEAMS_WEBHOOK_URL = "WIFGUARD_TEAMS_WEBHOOK_URL"
 SLACK_WEBHOOK_URL = "WIFGUARD_SLACK_WEBHOOK_URL"
@@ -49,7 +52,7 @@ DEFAULT_EVENTHUB = "entra-audit-logs"
 ALL_SETTINGS = (
     STORAGE, STORAGE_ACCOUNT, TABLE_PREFIX, CONFIG, TENANT_ID, SUBSCRIPTIONS, MANAGEMENT_GROUPS, QUARANTINE_MODE,
     RESPONDER_IDS, CLIENT_ID, SWEEP_SCHEDULE, SWEEP_QUEUE, SWEEP_SHARD_SIZE, EVENTHUB_NAME, GRAPH_URL, ARM_URL,
-    CA_BUNDLE, STATIC_TOKEN, *NOTIFICATION_SETTINGS,
+    CA_BUNDLE, STATIC_TOKEN, API_AUDIENCE, API_JWKS_URL, *NOTIFICATION_SETTINGS,
 )
 
 

@@ -51,6 +51,8 @@ param notificationSecretUris object = {
   WIFGUARD_EVENTGRID_TOPIC_KEY: ''
 }
 param eventGridTopicEndpoint string = ''
+@description('WIFGUARD_API_AUDIENCE: the API app registration\'s client id and Application ID URI (tokens for findings/restore).')
+param apiAudience string = ''
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
@@ -171,6 +173,10 @@ var baseSettings = [
   {
     name: 'WIFGUARD_TENANT_ID'
     value: tenantId
+  }
+  {
+    name: 'WIFGUARD_API_AUDIENCE'
+    value: apiAudience
   }
   {
     name: 'WIFGUARD_SUBSCRIPTIONS'

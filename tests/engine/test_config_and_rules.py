@@ -39,6 +39,7 @@ CATALOGUE = {
     "WIF606": "high", "WIF607": "medium", "WIF608": "high", "WIF609": "high",
     "WIF701": "medium", "WIF702": "medium",
     "WIF212": "high", "WIF213": "critical", "WIF214": "high", "WIF215": "high", "WIF216": "high",
+    "WIF704": "high",
 }
 
 

@@ -89,7 +89,7 @@ async def test_apply_leaves_one_verified_immutable_credential_and_a_restorable_b
             assert {"migrate.twin-created", "quarantine", "migrate.immutable"} <= set(actions)
             # The old credential comes back exactly, beside its twin.
             async with Inventory(Connection.from_sim(sim)) as inv:
-                await restore(store, CredentialWriter(inv), backup.id)
+                await restore(store, CredentialWriter(inv), backup.id, reason="undo the migration")
             subjects = sorted(f["subject"] for f in sim.get_app_fics(app_object_id(i)))
             assert subjects == ["repo:contoso/api:environment:staging",
                                 "repo:contoso@1001/api@4004:environment:staging"]

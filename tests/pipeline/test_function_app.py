@@ -113,21 +113,3 @@ async def test_sweep_planner_and_shards(app_env: dict[str, str]) -> None:
     store = function_app._responder.store  # type: ignore[union-attr]
     rules = {r.rule_id for r in await store.query()}
     assert {"WIF102", "WIF601", "WIF206", "WIF504"} <= rules
-
-
-async def test_http_functions(app_env: dict[str, str]) -> None:
-    health = await user_function("health")(func.HttpRequest("GET", "/api/health", body=b""))
-    assert health.status_code == 200 and json.loads(health.get_body())["status"] == "healthy"
-    shard = json.dumps({"kind": "applications", "ids": [PAYMENTS]}).encode()
-    await user_function("sweep_shard")(func.QueueMessage(id="t", body=shard))
-    resp = await user_function("findings")(func.HttpRequest("GET", "/api/findings", body=b"",
-                                                            params={"severity": "critical"}))
-    data = json.loads(resp.get_body())
-    assert resp.status_code == 200 and data["count"] >= 1
-    assert all(f["severity"] == "critical" for f in data["findings"])
-    bad = await user_function("findings")(func.HttpRequest("GET", "/api/findings", body=b"",
-                                                           params={"severity": "urgent"}))
-    assert bad.status_code == 400 and "urgent" in json.loads(bad.get_body())["error"]
-    missing = await user_function("restore")(func.HttpRequest("POST", "/api/quarantine/nope/restore", body=b"",
-                                                              route_params={"id": "nope"}))
-    assert missing.status_code == 404

@@ -104,17 +104,35 @@ async def test_event_is_parked_not_evaluated_and_health_names_the_permission(env
         assert [(m.permission, m.api, m.call) for m in missing] == [
             ("Application.Read.All", "graph", "GET /applications/{id}/owners")]
 
-        # The health endpoint shows it to the operator.
+        # The health endpoint shows it to an operator (Findings.Read token); anonymous callers
+        # get only healthy|unhealthy and timestamps.
+        import os
+
+        from api_tokens import AUDIENCE, bearer, serve_jwks, token
+
         import function_app
 
-        function_app._responder = r
-        try:
-            resp = await function_app.health(func.HttpRequest("GET", "/api/health", body=b""))
-        finally:
-            function_app._responder = None
+        async with serve_jwks() as jwks:
+            saved = {k: os.environ.get(k) for k in ("WIFGUARD_API_AUDIENCE", "WIFGUARD_API_JWKS_URL",
+                                                    "WIFGUARD_TENANT_ID")}
+            os.environ.update({"WIFGUARD_API_AUDIENCE": AUDIENCE, "WIFGUARD_API_JWKS_URL": jwks,
+                               "WIFGUARD_TENANT_ID": env["WIFGUARD_TENANT_ID"]})
+            function_app._responder, function_app._api = r, None
+            try:
+                anon = await function_app.health(func.HttpRequest("GET", "/api/health", body=b""))
+                resp = await function_app.health(func.HttpRequest("GET", "/api/health", body=b"",
+                                                                  headers=bearer(token(["Findings.Read"]))))
+            finally:
+                function_app._responder, function_app._api = None, None
+                for k, v in saved.items():
+                    if v is None:
+                        os.environ.pop(k, None)
+                    else:
+                        os.environ[k] = v
+        assert set(json.loads(anon.get_body())) == {"status", "checked_at", "started_at"}
         body = json.loads(resp.get_body())
         assert body["status"] == "degraded"
-        perm = body["checks"]["permissions"]
+        perm = body["permissions"]
         assert perm["ok"] is False
         assert perm["missing"][0]["permission"] == "Application.Read.All"
         assert "grant the app identity Application.Read.All" in perm["missing"][0]["warning"]

@@ -119,7 +119,7 @@ async def _walk(env: dict[str, str], quarantine_mode: str) -> None:
             await writer.delete(ctx.identity, raw)
             await writer.create(ctx.identity, ctx.credentials[0])
             for backup in await r.store.list_backups():
-                await restore(r.store, writer, backup.id, actor="test")
+                await restore(r.store, writer, backup.id, actor="test", reason="manifest walk")
         # subscriptions discovered rather than configured
         async with Inventory(Connection(**{**_conn_kw(r.inventory.conn), "subscriptions": ()})) as inv:
             assert SUB in await inv.subscription_ids()

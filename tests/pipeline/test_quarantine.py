@@ -72,13 +72,13 @@ async def test_enforce_removes_with_backup_and_restore_recreates_exactly(env: di
         kinds = {(n["fingerprint"], n["kind"]) for n in result.notifications}
         assert any(k == "quarantined" for _, k in kinds)
 
-        out = await restore(r.store, r.writer, backup.id, actor="test")
+        out = await restore(r.store, r.writer, backup.id, actor="test", reason="owner confirmed")
         assert out["status"] == "restored"
         after = next(f for f in sim.get_app_fics(PAYMENTS) if f["name"] == "backdoor")
         for key in ("name", "issuer", "subject", "audiences", "description"):
             assert after[key] == before[key]
         with pytest.raises(RestoreError, match="already restored"):
-            await restore(r.store, r.writer, backup.id)
+            await restore(r.store, r.writer, backup.id, reason="again")
         actions = [a.kind for a in await r.store.list_actions()]
         assert "quarantine" in actions and "restore" in actions
     finally:
@@ -101,9 +101,9 @@ async def test_restore_refuses_conflicts_and_unknown_backups(env: dict[str, str]
                                       "audiences": ["api://AzureADTokenExchange"]})
             assert resp.status_code == 201
         with pytest.raises(RestoreError, match="already has a credential named"):
-            await restore(r.store, r.writer, backup_id)
+            await restore(r.store, r.writer, backup_id, reason="owner confirmed")
         with pytest.raises(RestoreError, match="no quarantine backup"):
-            await restore(r.store, r.writer, "qb-does-not-exist")
+            await restore(r.store, r.writer, "qb-does-not-exist", reason="owner confirmed")
     finally:
         await r.close()
         await r.store.aclose()
@@ -166,7 +166,7 @@ async def test_kill_during_quarantine_then_rerun_completes(step: str, env: dict[
                  "WIFGUARD_QUARANTINE_PAUSE_AFTER": step, "WIFGUARD_QUARANTINE_PAUSE_FILE": str(marker)}
     proc = subprocess.Popen([sys.executable, "-c", _CHILD, str(payload)], env=child_env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 240  # a loaded machine imports slowly
     while not marker.exists():
         assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "child exited"
         assert time.monotonic() < deadline, "child never reached the step"
@@ -186,7 +186,7 @@ async def test_kill_during_quarantine_then_rerun_completes(step: str, env: dict[
         # never deleted without a verified backup: either intact, or removed and verified
         assert "backdoor" not in _names(sim, PAYMENTS)
         assert b.state is BackupState.VERIFIED
-        await restore(r.store, r.writer, b.id)
+        await restore(r.store, r.writer, b.id, reason="owner confirmed")
         after = next(f for f in sim.get_app_fics(PAYMENTS) if f["name"] == "backdoor")
         assert (after["issuer"], after["subject"], after["audiences"], after["description"]) == (
             BACKDOOR["issuer"], BACKDOOR["subject"], BACKDOOR["audiences"], BACKDOOR["description"])

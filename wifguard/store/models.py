@@ -246,6 +246,7 @@ class BackupState(StrEnum):
     BACKED_UP = "backed_up"
     REMOVED = "removed"
     VERIFIED = "verified"
+    RESTORING = "restoring"  # a restore claimed it (ETag); back to verified if the restore fails
     RESTORED = "restored"
     ROLLED_BACK = "rolled_back"
 

@@ -14,6 +14,9 @@ Tables (``{prefix}`` defaults to ``wifguard``):
     parked payloads: PartitionKey = encoded source, RowKey = time + uuid.
 ``{prefix}backups``
     quarantine backups: PartitionKey = ``backup``, RowKey = encoded backup id.
+``{prefix}quarantine``
+    the quarantine ledger (hourly removal counter, per-credential leases, states and
+    restore exemptions): see ``wifguard.store.quarantine_ledger``.
 ``{prefix}outbox``
     notification outbox (``wifguard.store.outbox``): PartitionKey = identity partition,
     RowKey = notification id; pending before a send, sent after.
@@ -65,6 +68,8 @@ from wifguard.store.models import (
 if TYPE_CHECKING:
     from azure.core.credentials_async import AsyncTokenCredential
     from azure.storage.blob.aio import BlobServiceClient
+
+    from wifguard.store.quarantine_ledger import QuarantineLedger
 
 log = logging.getLogger(__name__)
 
@@ -257,6 +262,7 @@ class Store:
         self.rejected_table = f"{prefix}rejected"
         self.backups_table = f"{prefix}backups"
         self.actions_table = f"{prefix}actions"
+        self.quarantine_table = f"{prefix}quarantine"
         self.outbox_table = f"{prefix}outbox"
         self.rejected_container = f"{prefix.lower()}-rejected"
         self._findings: TableClient = tables.get_table_client(self.findings_table)
@@ -264,6 +270,7 @@ class Store:
         self._rejected: TableClient = tables.get_table_client(self.rejected_table)
         self._backups: TableClient = tables.get_table_client(self.backups_table)
         self._actions: TableClient = tables.get_table_client(self.actions_table)
+        self._ledger: QuarantineLedger | None = None
         self._outbox: TableClient = tables.get_table_client(self.outbox_table)
         self._fp_partition: dict[str, str] = {}
         self._last_action_ts: datetime | None = None
@@ -336,6 +343,7 @@ class Store:
             self.rejected_table,
             self.backups_table,
             self.actions_table,
+            self.quarantine_table,
             self.outbox_table,
         ):
             await self._tables.create_table_if_not_exists(name)
@@ -348,12 +356,23 @@ class Store:
 
     create_tables = ensure
 
+    @property
+    def ledger(self) -> QuarantineLedger:
+        """The quarantine ledger (limit, leases, states, exemptions), created on first use."""
+        if self._ledger is None:
+            from wifguard.store.quarantine_ledger import QuarantineLedger
+
+            self._ledger = QuarantineLedger(self._tables.get_table_client(self.quarantine_table))
+        return self._ledger
+
     async def aclose(self) -> None:
         if self._closed:
             return
         self._closed = True
         for client in (self._findings, self._events, self._rejected, self._backups, self._actions, self._outbox):
             await client.close()
+        if self._ledger is not None:
+            await self._ledger.close()
         await self.trail.aclose()
         await self._tables.close()
         if self._blobs is not None:
@@ -1114,7 +1133,8 @@ def _merge_finding(
             entity[key] = prev[key]
     entity["occurrences"] = int(prev.get("occurrences") or 0) + 1
     prev_status = FindingStatus.parse(str(prev.get("status") or "open"))
-    manual_exemption = prev_status is FindingStatus.EXEMPTED and prev.get("status_by") != "config"
+    # Exemptions from the config or from a restore (with an expiry) end by themselves; one set by hand sticks.
+    manual_exemption = prev_status is FindingStatus.EXEMPTED and prev.get("status_by") not in ("config", "exemption")
 
     if status is FindingStatus.EXEMPTED:
         entity["status"] = FindingStatus.EXEMPTED.value
