@@ -22,8 +22,9 @@ chromium:
 # top-level pins): `make lock` rewrites them, `make setup` installs only what they name.
 LOCK_FLAGS := --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links
 
-$(STAMP): requirements.lock requirements-dev.lock pyproject.toml setup.py
+$(STAMP): requirements-pip.lock requirements.lock requirements-dev.lock pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --require-hashes -r requirements-pip.lock
 	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.lock
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
