@@ -560,31 +560,25 @@ class Responder:
             by_identity.setdefault(str(n.finding.identity.get("id", "")), []).append(n)
         out: dict[str, list[Any]] = {}
 
-        async def send_group(ident: str, items: list[tuple[Notice, Any]]) -> None:
-            # One identity's notices go out together, so chat channels get one grouped message
-            # (Notifier.send_many); each notice keeps its own outbox entry and bookkeeping.
-            todo = [(n, e) for n, e in items if e.state != SENT]
-            results: list[list[Any]] = []
-            marks: list[bool] = []
-            if todo:
-                async with self._in_flight:  # one slot per group: a crash re-sends at most this many groups
+        async def one(ident: str, n: Notice, entry: Any) -> None:
+            fp, nid = n.finding.fingerprint, event_id(n)
+            deliveries: list[Any] = []  # delivered before (e.g. reopened by a fault): never again
+            if entry.state != SENT:
+                channels = [c for c in notifier.route(n) if c not in entry.channels_sent]
+                # send + outbox mark under one slot: a crash re-sends at most NOTIFY_IN_FLIGHT
+                async with self._in_flight:
                     if time.monotonic() < self._outbox_down_until:
-                        for n, _ in todo:
-                            result.errors.append(f"{event_id(n)}: not sent while the outbox cannot be written; "
-                                                 "still pending")
-                            held[0] += 1
+                        # a mark just failed (store outage): sending more now would only be sent again
+                        result.errors.append(f"{nid}: not sent while the outbox cannot be written; still pending")
+                        held[0] += 1
                         return
-                    results = await notifier.send_many(
-                        [(n, [c for c in notifier.route(n) if c not in e.channels_sent]) for n, e in todo])
-                    marks = [await self._mark_outbox(ident, e, d, result) for (_, e), d in zip(todo, results, strict=True)]
-            for (n, _), deliveries, sent_ok in zip(todo, results, marks, strict=True):
-                out[n.finding.fingerprint] = deliveries
-                if sent_ok:
-                    await self._bookkeep(n.finding.fingerprint, event_id(n), deliveries, mark, result)
-            for n, e in items:
-                if e.state == SENT:  # delivered before (e.g. reopened by a fault): never again
-                    out[n.finding.fingerprint] = []
-                    await self._bookkeep(n.finding.fingerprint, event_id(n), [], mark, result)
+                    deliveries = list(await asyncio.gather(*(notifier.send(n, c) for c in channels)))
+                    sent_ok = await self._mark_outbox(ident, entry, deliveries, result)
+            else:
+                sent_ok = True
+            out[fp] = deliveries
+            if sent_ok:
+                await self._bookkeep(fp, nid, deliveries, mark, result)
 
         jobs = []
         for ident, group in by_identity.items():
@@ -597,7 +591,7 @@ class Responder:
                                      f"still pending: {_short(exc)}")
                 held[0] += len(group)
                 continue
-            jobs.append(send_group(ident, [(n, entries.get(event_id(n))) for n in group]))
+            jobs += [one(ident, n, entries.get(event_id(n))) for n in group]
         await asyncio.gather(*jobs)
         return out
 

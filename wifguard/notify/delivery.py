@@ -398,7 +398,10 @@ class Notifier:
         return compose(notice, channel_type)
 
     def route(self, notice: Notice) -> list[str]:
-        return route(notice.finding, self.config)
+        names = route(notice.finding, self.config)
+        if self._digest_only(notice):  # chat channels see it in the next sweep's digest instead
+            names = [c for c in names if self.config.channels[c].type not in (ChannelType.TEAMS, ChannelType.SLACK)]
+        return names
 
     def endpoint(self, name: str) -> Endpoint | str:
         ch = self.config.channels.get(name)
