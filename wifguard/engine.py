@@ -15,7 +15,6 @@ import json
 import operator
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import cel
@@ -40,12 +39,80 @@ if TYPE_CHECKING:
 MEMO_LIMIT = 200_000
 
 
-@dataclass(frozen=True)
 class Evaluation:
-    findings: tuple[Finding, ...]
-    exempted: tuple[tuple[Finding, Exemption], ...] = ()
-    errors: tuple[str, ...] = ()
-    rules_run: frozenset[str] = frozenset()
+    """One identity's result. Findings are built on first access: the engine decides which rules
+    fired first (``fired``), and messages, remediation texts and fingerprints cost only what is
+    read (a sweep that counts, or a caller that needs only rule ids, never builds them)."""
+
+    __slots__ = ("_findings", "_pending", "errors", "exempted", "rules_run")
+
+    def __init__(self, findings: tuple[Finding, ...] = (), exempted: tuple[tuple[Finding, Exemption], ...] = (),
+                 errors: tuple[str, ...] = (), rules_run: frozenset[str] = frozenset(), *,
+                 pending: tuple[_Hit, ...] | None = None) -> None:
+        self._findings: tuple[Finding, ...] | None = None if pending is not None else tuple(findings)
+        self._pending = pending
+        self.exempted = exempted
+        self.errors = errors
+        self.rules_run = rules_run
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        if self._findings is None:
+            self._findings = tuple(h.finding() for h in self._pending or ())
+            self._pending = None
+        return self._findings
+
+    @property
+    def fired(self) -> tuple[str, ...]:
+        """The rule id of each finding, in order, without building the findings."""
+        if self._findings is not None:
+            return tuple(f.rule_id for f in self._findings)
+        return tuple(h.rule.id for h in self._pending or ())
+
+    def __len__(self) -> int:
+        return len(self._findings) if self._findings is not None else len(self._pending or ())
+
+    def __repr__(self) -> str:
+        return f"Evaluation(findings={self.findings!r}, exempted={self.exempted!r}, errors={self.errors!r})"
+
+
+class _Hit:
+    """A rule that fired, with what its finding is built from (``Evaluation.findings``)."""
+
+    __slots__ = ("credential", "engine", "evidence", "full", "identity", "role", "rule", "severity")
+
+    def __init__(self, engine: Engine, rule: Rule, severity: Severity, full: Mapping[str, Any], identity: Identity,
+                 credential: Credential | None, role: F.RoleView | None, evidence: Mapping[str, Any] | None) -> None:
+        self.engine = engine
+        self.rule = rule
+        self.severity = severity
+        self.full = full
+        self.identity = identity
+        self.credential = credential
+        self.role = role
+        self.evidence = evidence
+
+    def dedup_key(self) -> tuple[str, ...]:
+        """The parts the fingerprint hashes within one identity (equal keys, equal fingerprints)."""
+        key = self.engine._effective[self.rule.id][3]
+        if self.role is not None:
+            return (key, "r", self.role.assignment.id.lower())
+        c = self.credential
+        if c is not None:
+            return (key, "c", c.name, c.issuer, c.subject or "")
+        return (key,)
+
+    def suffix(self) -> str:
+        ident = self.identity.id.lower()
+        if self.role is not None:
+            return f"{ident}\x1fr\x1f{self.role.assignment.id.lower()}"
+        c = self.credential
+        if c is not None:
+            return f"{ident}\x1fc\x1f{c.name}\x1f{c.issuer}\x1f{c.subject or ''}"
+        return ident
+
+    def finding(self) -> Finding:
+        return self.engine._build(self)
 
 
 _CONFIG_REF_RE = re.compile(r"(?<![\w.])config\s*\.\s*([A-Za-z_]\w*)")
@@ -76,13 +143,72 @@ def bake_config(expression: str, config_vars: Mapping[str, Any]) -> str:
     return "".join(out)
 
 
-class _Group:
-    """The enabled rules of one (target, phase), fused into one program."""
+# Fields that are nearly unique per credential (a repository, a namespace, a name). A program keyed
+# on them would run once per credential, so a rule that reads one gets a memo of its own, keyed on
+# its own fields only; the other rules of the target stay fused, keyed on shapes and flags.
+IDENTIFYING: Mapping[str, frozenset[str]] = {
+    "subject": frozenset({"value", "owner", "owner_lc", "repo", "repo_lc", "repository", "namespace",
+                          "service_account", "organization", "organization_lc", "project", "workspace",
+                          "context_value", "owner_label", "format_problem", "run_phase_label"}),
+    "credential": frozenset({"name", "issuer", "subject", "description", "expression", "trust_text"}),
+    "issuer": frozenset({"value", "host", "problem", "problems"}),
+    "identity": frozenset({"id", "name"}),
+    "tenant": frozenset({"pair_identities"}),
+    "change": frozenset({"actor_id", "actor_name", "actor_upn", "actor_app_id", "time", "old_issuer",
+                         "new_issuer", "quarantine_backup"}),
+    "role": frozenset({"id", "scope"}),
+}
 
-    def __init__(self, rules: list[Rule], config_vars: Mapping[str, Any]) -> None:
-        self.rules = rules
+
+def top_level_conjuncts(expression: str) -> list[str]:
+    """``a && (b || c) && d`` → ``[a, (b || c), d]``; the whole expression when a top-level ``||``
+    or ``?:`` would bind looser than ``&&``."""
+    parts: list[str] = []
+    depth = 0
+    start = 0
+    i = 0
+    n = len(expression)
+    while i < n:
+        ch = expression[i]
+        if ch in "'\"":
+            m = STRING_LITERAL_RE.match(expression, i)
+            i = m.end() if m else n
+            continue
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif depth == 0 and (expression.startswith("||", i) or ch == "?"):
+            return [expression]
+        elif depth == 0 and expression.startswith("&&", i):
+            parts.append(expression[start:i])
+            start = i + 2
+            i += 2
+            continue
+        i += 1
+    parts.append(expression[start:])
+    return [p.strip() for p in parts]
+
+
+def constant_false(condition: str) -> bool:
+    """True when a top-level conjunct reads no variable and is false once the config is inlined
+    (``size([]) > 0 && ...`` for an empty allow-list): the rule cannot fire under this config."""
+    for part in top_level_conjuncts(condition):
+        try:
+            if cel.compile(part).execute({}) is False:
+                return True
+        except Exception:  # reads a variable (or is not a whole expression): not a constant
+            continue
+    return False
+
+
+class _Cluster:
+    """Rules of one group fused into one program, memoised on the values they read."""
+
+    def __init__(self, rules: list[tuple[int, Rule, str]]) -> None:
+        self.rules = [r for _, r, _ in rules]
         refs: dict[str, frozenset[str] | None] = {}
-        for r in rules:
+        for r in self.rules:
             for var, fields in r.refs.items():
                 if var == "config" and fields is not None:
                     continue  # inlined
@@ -92,11 +218,9 @@ class _Group:
         self.plan: tuple[tuple[str, tuple[str, ...] | None], ...] = tuple(
             (var, None if refs[var] is None else tuple(sorted(refs[var] or ()))) for var in sorted(refs)
         )
-        self.conditions = [bake_config(r.spec.condition, config_vars) if r.refs.get("config", ()) is not None
-                           else r.spec.condition for r in rules]
-        self.program = cel.compile("[" + ", ".join(f"({c})" for c in self.conditions) + "]") if rules else None
-        self.single = [cel.compile(c) for c in self.conditions]
-
+        conditions = [c for _, _, c in rules]
+        self.program = cel.compile("[" + ", ".join(f"({c})" for c in conditions) + "]")
+        self.single = [cel.compile(c) for c in conditions]
         # Per variable: an itemgetter for the fields read (None: the variable is read whole).
         self.getters = tuple(
             (var, None if fields is None else operator.itemgetter(*fields), fields) for var, fields in self.plan
@@ -130,6 +254,41 @@ class _Group:
         return act
 
 
+def _identifying(rule: Rule) -> bool:
+    for var, fields in rule.refs.items():
+        if var == "config":
+            continue
+        if fields is None:
+            if var != "prior":
+                return True
+        elif fields & IDENTIFYING.get(var, frozenset()):
+            return True
+    return False
+
+
+class _Group:
+    """The enabled rules of one (target, phase): rules that cannot fire under the config are left
+    out, rules reading identifying fields get clusters of their own, the rest is one program."""
+
+    def __init__(self, rules: list[Rule], config_vars: Mapping[str, Any], *, split: bool = True) -> None:
+        self.rules = rules
+        conditions = [bake_config(r.spec.condition, config_vars) if r.refs.get("config", ()) is not None
+                      else r.spec.condition for r in rules]
+        fused: list[tuple[int, Rule, str]] = []
+        own: list[list[tuple[int, Rule, str]]] = []
+        self.pruned: tuple[str, ...] = ()
+        for i, (r, c) in enumerate(zip(rules, conditions, strict=True)):
+            if split and constant_false(c):
+                self.pruned += (r.id,)
+            elif split and _identifying(r):
+                own.append([(i, r, c)])
+            else:
+                fused.append((i, r, c))
+        self.clusters = tuple(_Cluster(m) for m in ([fused] if fused else []) + own)
+        self.order = {id(r): i for i, r in enumerate(rules)}  # catalogue position, to merge clusters' hits
+        self.live = bool(self.clusters)
+
+
 def _cel_only(d: Mapping[str, Any]) -> dict[str, Any]:
     """A variable passed whole, less its display-only values (message texts)."""
     return {k: v for k, v in d.items() if not isinstance(v, F.Quoted)}
@@ -140,12 +299,12 @@ class _PriorView:
 
     __slots__ = ("hits",)
 
-    def __init__(self, hits: list[Finding]) -> None:
+    def __init__(self, hits: list[_Hit]) -> None:
         self.hits = hits
 
     def materialise(self) -> tuple[dict[str, Any], ...]:
-        return tuple({"rule_id": f.rule_id, "severity": f.severity.label, "severity_rank": int(f.severity),
-                      "category": f.category} for f in self.hits)
+        return tuple({"rule_id": h.rule.id, "severity": h.severity.label, "severity_rank": int(h.severity),
+                      "category": h.rule.spec.category} for h in self.hits)
 
 
 def _freeze(v: Any) -> Any:
@@ -159,8 +318,11 @@ def _freeze(v: Any) -> Any:
 class Engine:
     """Evaluates trust contexts against the loaded catalogue and configuration."""
 
-    def __init__(self, config: Config, rules: Sequence[Rule] | None = None) -> None:
+    def __init__(self, config: Config, rules: Sequence[Rule] | None = None, *, fast: bool = True) -> None:
+        """``fast=False`` is the earlier approach (one fused program per target, every finding built
+        as it fires), kept so that ``make bench`` can measure both side by side."""
         self.config = config
+        self.fast = fast
         if rules is None:
             rules = load_rules([RULES_DIR, *config.rule_paths])
         known = {r.id.upper() for r in rules}
@@ -180,7 +342,7 @@ class Engine:
         for target in TARGETS:
             for phase in (1, 2):
                 members = [r for r in self.rules if r.spec.applies_to == target and r.phase == phase]
-                self.groups[(target, phase)] = _Group(members, self.cf.vars)
+                self.groups[(target, phase)] = _Group(members, self.cf.vars, split=fast)
         self._empty = _Group([], self.cf.vars)
         self._runs: dict[tuple[bool, bool], frozenset[str]] = {}
         for with_change in (False, True):
@@ -257,10 +419,7 @@ class Engine:
                    tenant: F.TenantIndex | None, external: ExternalFacts | None = None) -> dict[str, Any]:
         iss = self.cf.issuer(c.issuer)
         provider = iss["provider"]
-        cref = c.to_ref()
         out: dict[str, Any] = {
-            "_cref": cref,
-            "_fp": f"{ctx.identity.id.lower()}\x1fc\x1f{c.name}\x1f{c.issuer}\x1f{c.subject or ''}",
             "_iref": iv.ref,
             "credential": F.credential_vars(c),
             "issuer": iss,
@@ -281,59 +440,72 @@ class Engine:
         return out
 
     def _run(self, group: _Group, full: Mapping[str, Any], where: str, errors: list[str]) -> tuple[Rule, ...]:
-        if group.program is None:
-            return ()
-        key = group.key(full)
-        hits = group.memo_hits.get(key)
-        if hits is not None:
-            return hits
-        act = group.activation(full)
+        fired: tuple[Rule, ...] = ()
+        merged = False
+        for cl in group.clusters:
+            key = cl.key(full)
+            hits = cl.memo_hits.get(key)
+            if hits is None:
+                hits = self._execute(cl, key, full, where, errors)
+            if hits:
+                merged = merged or bool(fired)
+                fired += hits
+        if merged:  # catalogue order, as one fused program gives
+            order = group.order
+            fired = tuple(sorted(fired, key=lambda r: order[id(r)]))
+        return fired
+
+    def _execute(self, cl: _Cluster, key: tuple[Any, ...], full: Mapping[str, Any], where: str,
+                 errors: list[str]) -> tuple[Rule, ...]:
+        act = cl.activation(full)
         failed = False
         try:
-            result = [bool(x) for x in group.program.execute(act)]
+            result = [bool(x) for x in cl.program.execute(act)]
         except Exception:
             # Isolate the failing rule(s); the others still count. Not memoised.
             failed = True
             result = []
-            for r, prog in zip(group.rules, group.single, strict=True):
+            for r, prog in zip(cl.rules, cl.single, strict=True):
                 try:
                     result.append(bool(prog.execute({v: act[v] for v in r.refs if v in act})))
                 except Exception as exc:
                     errors.append(f"rule {r.id} failed on {where}: {exc}")
                     result.append(False)
-        hits = tuple(r for r, hit in zip(group.rules, result, strict=True) if hit)
+        hits = tuple(r for r, hit in zip(cl.rules, result, strict=True) if hit)
         if not failed:
-            if len(group.memo_hits) >= MEMO_LIMIT:
-                group.memo_hits.clear()
-            group.memo_hits[key] = hits
+            if len(cl.memo_hits) >= MEMO_LIMIT:
+                cl.memo_hits.clear()
+            cl.memo_hits[key] = hits
         return hits
 
-    def _finding(self, rule: Rule, full: Mapping[str, Any], identity: Identity, *,
-                 credential: Credential | None = None, role: F.RoleView | None = None,
-                 evidence: Mapping[str, Any] | None = None) -> Finding:
-        rid, sev, action, key, title, category = self._effective[rule.id]
+    def _hit(self, rule: Rule, full: Mapping[str, Any], identity: Identity, *,
+             credential: Credential | None = None, role: F.RoleView | None = None,
+             evidence: Mapping[str, Any] | None = None) -> _Hit:
+        """A fired rule: its severity now (phase-2 rules read it), its finding when asked."""
+        sev = self._effective[rule.id][1]
         for esc_sev, prog in rule.escalations:
             act = {v: (full[v].materialise() if isinstance(full[v], _PriorView) else full[v])
                    for v in rule.refs if v in full}
             if esc_sev > sev and prog.execute(act):
                 sev = esc_sev
+        return _Hit(self, rule, sev, full, identity, credential, role, evidence)
+
+    def _build(self, h: _Hit) -> Finding:
+        rule, full, sev = h.rule, h.full, h.severity
+        rid, _, action, key, title, category = self._effective[rule.id]
         render = {**full, "rule": {"id": rid, "title": title, "severity": sev.label}} \
             if rule.uses_rule_field else full
         message = rule.template.format_map(render)
         remediation = rule.remediation_template.format_map(render) if "{" in rule.remediation_template \
             else rule.remediation_template
-        if role is not None:
-            rref: dict[str, str] | None = role.assignment.to_ref(role.facts.name)
-            suffix = f"{identity.id.lower()}\x1fr\x1f{role.assignment.id.lower()}"
-        else:
-            rref = None
-            suffix = full["_fp"] if credential is not None else identity.id.lower()
+        rref = h.role.assignment.to_ref(h.role.facts.name) if h.role is not None else None
         # Same value as model.fingerprint(), with the per-credential part joined once.
-        fp = hashlib.sha256(f"{key}\x1f{suffix}".encode()).hexdigest()[:32]
+        fp = hashlib.sha256(f"{key}\x1f{h.suffix()}".encode()).hexdigest()[:32]
+        evidence = h.evidence
         if "external" in rule.refs and full.get("_ext_evidence"):
             evidence = {**(evidence or {}), "external": list(full["_ext_evidence"])}
         return Finding(rid, sev, title, message, full["_iref"], remediation, fp,
-                       full["_cref"] if credential is not None else None, rref, action, category,
+                       h.credential.to_ref() if h.credential is not None else None, rref, action, category,
                        evidence or {})
 
     def evaluate(
@@ -348,7 +520,7 @@ class Engine:
     ) -> Evaluation:
         """Evaluate one identity. ``targets`` limits which rule targets run (e.g. only ``tenant``)."""
         errors: list[str] = []
-        found: list[Finding] = []
+        found: list[_Hit] = []
         ident = ctx.identity
         iv = F.identity_view(ctx, self.cf)
         where = f"{ident.kind.value} {ident.name!r} ({ident.id})"
@@ -359,9 +531,9 @@ class Engine:
 
         g1, g2, gt = group("credential"), group("credential", 2), group("tenant")
         # Change rules first, so that WIF602 (phase 2) sees e.g. a WIF104 on the same credential.
-        change_hits: dict[str, list[Finding]] = {}
+        change_hits: dict[str, list[_Hit]] = {}
         gc = group("change")
-        if change is not None and gc.program is not None:
+        if change is not None and gc.live:
             cred = change.new_credential or change.old_credential
             if cred is None and change.credential_name:
                 cred = next((c for c in ctx.credentials if c.name.lower() == change.credential_name.lower()), None)
@@ -369,68 +541,70 @@ class Engine:
                 full = self._cred_vars(ctx, iv, cred, None)
                 full["change"] = F.change_vars(change, ctx.owners, self.cf)
                 live = next((c for c in ctx.credentials if c.name.lower() == cred.name.lower()), None)
-                fired = self._run(gc, full, where, errors)
-                if live is not None and fired:
-                    # Fingerprints follow the live credential, like every other finding about it;
-                    # the payload's copy is the evidence only when the credential is gone.
-                    lv = self._cred_vars(ctx, iv, live, None)
-                    full = {**full, "_cref": lv["_cref"], "_fp": lv["_fp"]}
-                hits = [self._finding(r, full, ident, credential=live or cred) for r in fired]
+                # Fingerprints follow the live credential, like every other finding about it;
+                # the payload's copy is the evidence only when the credential is gone.
+                hits = [self._hit(r, full, ident, credential=live or cred)
+                        for r in self._run(gc, full, where, errors)]
                 if live is not None:
                     change_hits[live.name.lower()] = hits
                 else:
                     found += hits
         for c in ctx.credentials:
             full = self._cred_vars(ctx, iv, c, tenant, external)
-            hits = [self._finding(r, full, ident, credential=c) for r in self._run(g1, full, where, errors)]
+            hits = [self._hit(r, full, ident, credential=c) for r in self._run(g1, full, where, errors)] \
+                if g1.live else []
             hits += change_hits.get(c.name.lower(), [])
-            if tenant is not None:
-                hits += [self._finding(r, full, ident, credential=c) for r in self._run(gt, full, where, errors)]
-            if g2.program is not None:
-                full["prior_key"] = tuple((f.rule_id, int(f.severity), f.category) for f in hits)
+            if tenant is not None and gt.live:
+                hits += [self._hit(r, full, ident, credential=c) for r in self._run(gt, full, where, errors)]
+            if g2.live:
+                full["prior_key"] = tuple((h.rule.id, int(h.severity), h.rule.spec.category) for h in hits)
                 full["prior"] = _PriorView(hits)
                 second = self._run(g2, full, where, errors)
                 if second:
                     full["prior_text"] = ", ".join(
-                        f"{f.rule_id} ({f.severity.label})" for f in hits if f.severity >= Severity.HIGH)
-                    hits += [self._finding(r, full, ident, credential=c) for r in second]
+                        f"{h.rule.id} ({h.severity.label})" for h in hits if h.severity >= Severity.HIGH)
+                    hits += [self._hit(r, full, ident, credential=c) for r in second]
             found += hits
         gr = group("role_assignment")
-        if gr.program is not None:
+        if gr.live:
             for rv in iv.roles:
                 full = {"role": F.role_vars(rv), "identity": iv.vars, "config": self.cf.vars, "_iref": iv.ref}
-                found += [self._finding(r, full, ident, role=rv) for r in self._run(gr, full, where, errors)]
+                found += [self._hit(r, full, ident, role=rv) for r in self._run(gr, full, where, errors)]
         gi = group("identity")
-        if gi.program is not None:
+        if gi.live:
             full = {"identity": iv.vars, "config": self.cf.vars, "_iref": iv.ref}
-            found += [self._finding(r, full, ident, evidence=iv.evidence if r.spec.category == "privilege" else None)
+            found += [self._hit(r, full, ident, evidence=iv.evidence if r.spec.category == "privilege" else None)
                       for r in self._run(gi, full, where, errors)]
-        ev = self._apply_exemptions(found, errors, today, change is not None, tenant is not None)
-        if targets is not None:
-            ev = Evaluation(ev.findings, ev.exempted, ev.errors,
-                            frozenset(r.id for r in self.rules if r.spec.applies_to in targets))
+        runs = self._runs[(change is not None, tenant is not None)] if targets is None else \
+            frozenset(r.id for r in self.rules if r.spec.applies_to in targets)
+        ev = self._apply_exemptions(found, errors, today, runs)
+        if not self.fast:
+            ev.findings  # noqa: B018 - the earlier approach built every finding here
         return ev
 
-    def _apply_exemptions(self, found: list[Finding], errors: list[str], today: dt.date | None,
-                          with_change: bool, with_tenant: bool) -> Evaluation:
-        today = today or dt.date.today()
-        active = [e for e in self.config.exemptions if not e.expired(today)]
+    def _apply_exemptions(self, found: list[_Hit], errors: list[str], today: dt.date | None,
+                          runs: frozenset[str]) -> Evaluation:
+        active = [e for e in self.config.exemptions if not e.expired(today or dt.date.today())] \
+            if self.config.exemptions else []
+        seen: set[tuple[str, ...]] = set()
+        unique: list[_Hit] = []
+        for h in found:
+            k = h.dedup_key()
+            if k not in seen:
+                seen.add(k)
+                unique.append(h)
+        if not active:
+            return Evaluation(errors=tuple(errors), rules_run=runs, pending=tuple(unique))
         kept: list[Finding] = []
         exempted: list[tuple[Finding, Exemption]] = []
-        seen: set[str] = set()
-        for f in found:
-            if f.fingerprint in seen:
-                continue
-            seen.add(f.fingerprint)
-            if not active:
-                kept.append(f)
-                continue
+        for h in unique:
+            f = h.finding()
             ex = next((e for e in active if e.matches(f)), None)
             if ex is None:
                 kept.append(f)
             else:
                 exempted.append((f, ex))
-        return Evaluation(tuple(kept), tuple(exempted), tuple(errors), self._runs[(with_change, with_tenant)])
+        return Evaluation(tuple(kept), tuple(exempted), tuple(errors), runs)
 
 def _sample_role() -> F.RoleView:
     from wifguard.model import RoleAssignment, ScopeLevel

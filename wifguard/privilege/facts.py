@@ -104,6 +104,8 @@ def privilege_vars(ctx: TrustContext, tiering: Tiering, privileged_roles: frozen
                    roots: frozenset[str]) -> dict[str, Any]:
     """Identity variables from ``ctx.privilege`` (all empty/zero when it was not read)."""
     priv: Privilege = ctx.privilege or Privilege()
+    if priv.empty:  # most identities: nothing to rank or describe (the engine's hot path)
+        return {**_NOTHING, "privilege_read": ctx.privilege is not None}
     defs = ctx.role_definitions
     name = ctx.identity.name
     head = trust_text(ctx)
@@ -151,3 +153,13 @@ def privilege_vars(ctx: TrustContext, tiering: Tiering, privileged_roles: frozen
         "_privileged_names": tuple(names),
         "_privilege_paths": tuple(p for p in paths if p),
     }
+
+
+# privilege_vars of an identity holding nothing (the same as the general case computes).
+_NOTHING: dict[str, Any] = {
+    "privilege_read": False, "graph_permission_tier": 2, "graph_permissions_text": "(none)", "graph_path_text": "",
+    "directory_role_rank": 0, "directory_roles_text": "(none)", "directory_role_eligible_only": False,
+    "directory_path_text": "", "owned_privileged_count": 0, "owned_privileged_text": "(none)",
+    "ownership_path_text": "", "trusting_app_rank": 0, "trusting_apps_text": "(none)", "trust_path_text": "",
+    "_privileged_names": (), "_privilege_paths": (),
+}
