@@ -83,6 +83,8 @@ def with_raw(decoded: Sequence[Decoded], items: Sequence[Any], body: bytes | str
              label: Callable[[int], str] | None = None) -> list[Decoded]:
     """Give each entry decoded from ``items`` (the elements of one array of ``body``) the exact
     bytes of its element; without a body (or when the shape differs) a compact re-serialisation."""
+    if all(d.status == IGNORED for d in decoded) and len(decoded) == len(items):
+        return list(decoded)  # the bulk of an audit stream: no bytes to keep, so no need to find them
     spans = element_spans(body, key) if body is not None else None
     if spans is None or len(spans) != len(items) or len(decoded) != len(items):
         return [d if d.raw is not None or d.status == IGNORED else dataclasses.replace(d, raw=dumps(item))

@@ -51,13 +51,13 @@ def evidence_credentials(changes: Iterable[Change], live: TrustContext | None) -
     """Credentials an event added or changed that the live read does not show (any more)."""
     live_names = {c.name.lower() for c in live.credentials} if live is not None else set()
     out: list[tuple[Change, Credential]] = []
-    seen: set[str] = set()
+    seen: set[tuple[str, str]] = set()
     for ch in changes:
         cred = ch.new_credential
         if ch.kind not in _GRANTING or cred is None:
             continue
-        key = cred.name.lower()
-        if key in live_names or key in seen:
+        key = (ch.event_id, cred.name.lower())  # once per record: a batch's records may come together
+        if key[1] in live_names or key in seen:
             continue
         seen.add(key)
         out.append((ch, cred))

@@ -140,6 +140,11 @@ class Responder:
         self._external_rules = frozenset(r.id for r in engine.rules if r.spec.category == "external")
         self._external: Any = None  # wifguard.external.checks.ExternalChecks, opened on first use
         self._external_lock = asyncio.Lock()
+        # A batch's records about one identity are processed together: one live read, one
+        # evaluation per change (each keeps its event-only findings), one findings write.
+        self.collapse_bursts = True
+        # Findings rows whose content did not change are not rewritten (see Store.record).
+        self.skip_unchanged_writes = True
 
     async def close(self) -> None:
         if self._external not in (None, False):
@@ -199,6 +204,9 @@ class Responder:
 
         async def lane(indexes: list[int]) -> None:
             async with sem:
+                if self.collapse_bursts and len(indexes) > 1:
+                    indexes = await self._burst(decoded, indexes, keys, claims, seen, slots, result, prefetched,
+                                                settle)
                 for i in indexes:
                     k = keys.get(i)
                     claim = claims.get(k) if k is not None else None
@@ -241,6 +249,48 @@ class Responder:
             slots[index[k]] = EventResult(d.id, "rejected" if ok else "failed",
                                           reason if ok else f"could not park: {reason}", d.source)
         settle.waiting.clear()
+
+    async def _burst(self, decoded: Sequence[Decoded], indexes: list[int], keys: Mapping[int, EventKey],
+                     claims: Mapping[EventKey, Claim], seen: set[EventKey], slots: list[EventResult | None],
+                     result: RunResult, prefetched: Mapping[str, TrustContext | None],
+                     settle: _Settlement) -> list[int]:
+        """Process a lane's records (one identity) together: the changes of all of them go through
+        one live read, one evaluation per change and one findings write, and each record is marked
+        done only after that is durable. Returns the records left for one-by-one processing: those
+        not to process (duplicates, rejected, ignored), or all of them when the joint attempt
+        failed (each is then processed, and if need be parked, on its own: recording is idempotent,
+        so nothing is written twice)."""
+        picked: list[int] = []
+        picked_keys: set[EventKey] = set()
+        lane_key: tuple[str, str, str] | None = None
+        for i in indexes:
+            d, k = decoded[i], keys.get(i)
+            if k is None or d.status != "accepted" or k in seen or k in picked_keys                     or claims.get(k) not in (Claim.FRESH, Claim.RETAKEN):
+                continue
+            ids = {_identity_key(c) for c in d.changes}
+            if len(ids) != 1 or (lane_key is not None and ids != {lane_key}):
+                continue
+            lane_key = next(iter(ids))
+            picked.append(i)
+            picked_keys.add(k)
+        if len(picked) < 2:
+            return indexes
+        try:
+            await self._process_identity([c for i in picked for c in decoded[i].changes], result, prefetched)
+        except Exception as exc:
+            log.warning("%d records about one identity failed together (%s); processing them one by one",
+                        len(picked), _short(exc))
+            return indexes
+        for i in picked:
+            d, k = decoded[i], keys[i]
+            seen.add(k)
+            settle.done.append(k)
+            reason = "; ".join([_describe(d.changes), *result.notes.get(d.id, [])]) + (
+                " (retried: an earlier attempt did not finish)" if claims.get(k) is Claim.RETAKEN else "")
+            slots[i] = EventResult(d.id, "processed", reason, d.source)
+        await settle.flush(self.ledger, result, eager=False)
+        done = set(picked)
+        return [i for i in indexes if i not in done]
 
     async def _prefetch(self, decoded: Sequence[Decoded], result: RunResult) -> dict[str, TrustContext | None]:
         """Read the app registrations of a batch together (a handful of $batch calls and one
@@ -519,7 +569,8 @@ class Responder:
         # resolve=False: part of what was read is missing (fail closed), so absence proves nothing
         scope = self.scope(tenant_rules_ran, only_rules, external_complete=not incomplete(external, ctx)) \
             if resolve else EvaluationScope.nothing()
-        rec = await self.store.record(ctx.identity.id, findings, scope=scope, exempted=exempted)
+        rec = await self.store.record(ctx.identity.id, findings, scope=scope, exempted=exempted,
+                                      skip_unchanged=self.skip_unchanged_writes)
         result.add_record(rec)
         await self.guard.after_record(review)
         result.findings += findings

@@ -425,6 +425,7 @@ class Store:
         scope: EvaluationScope | None = None,
         exempted: Sequence[Finding] = (),
         now: datetime | None = None,
+        skip_unchanged: bool = False,
     ) -> RecordResult:
         """Record one evaluation of one identity.
 
@@ -433,6 +434,13 @@ class Store:
         identity) that were not produced again are ``resolved``. ``exempted`` findings are stored
         with status ``exempted``. Quarantined findings stay ``quarantined`` until resolved.
         Concurrent writers are serialised per row with insert-if-absent and ETags.
+
+        ``skip_unchanged`` (the event path): an open or exempted row that this evaluation would
+        leave exactly as it is, but for ``last_seen`` and ``occurrences``, is not rewritten while
+        its ``last_seen`` is younger than ``TOUCH_AFTER``; it is still reported as ``updated``.
+        The decision is made on the rows just read, in the same attempt as the writes, so it needs
+        no memory of earlier writes and a crash after it leaves nothing undone: what is skipped
+        is already stored.
         """
         scope = scope if scope is not None else EvaluationScope()
         now = as_utc(now or utcnow())
@@ -461,6 +469,11 @@ class Store:
                     continue
                 prev = existing.get(fp)
                 entity, outcome = _merge_finding(pk, identity_id, f, status, prev, now)
+                if skip_unchanged and prev is not None and _unchanged(entity, prev, now):
+                    result.updated.append(_finding_record(prev, etag=_etag(prev)))
+                    done.add(fp)
+                    self._fp_partition[fp] = pk
+                    continue
                 if prev is None:
                     op: tuple[Any, ...] = ("create", entity)
                 else:
@@ -1093,6 +1106,26 @@ def _is_clean_text(s: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+#: a row left unchanged is rewritten anyway once its last_seen is this old (see Store.record)
+TOUCH_AFTER = timedelta(hours=1)
+_TOUCHED = frozenset({"last_seen", "occurrences"})
+
+
+def _unchanged(entity: Mapping[str, Any], prev: Mapping[str, Any], now: datetime) -> bool:
+    """Would writing ``entity`` over ``prev`` change nothing but last_seen and occurrences?"""
+    if entity.get("status") not in (FindingStatus.OPEN.value, FindingStatus.EXEMPTED.value) \
+            or prev.get("status") != entity.get("status"):
+        return False
+    seen = prev.get("last_seen")
+    if not isinstance(seen, datetime) or now - as_utc(seen) >= TOUCH_AFTER:
+        return False
+    for k, v in entity.items():
+        if k not in _TOUCHED and k not in ("PartitionKey", "RowKey") and prev.get(k) != v:
+            return False
+    # a property stored before and not written now would be dropped by a REPLACE
+    return all(k in entity or prev[k] is None for k in prev if k not in ("PartitionKey", "RowKey"))
 
 
 def _merge_finding(
