@@ -18,9 +18,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from handlers.base import Decoded
 from wifguard import evidence
 from wifguard.engine import Engine, Evaluation
+from wifguard.intake import Decoded
 from wifguard.inventory.connection import Connection
 from wifguard.inventory.gaps import ContextIncomplete, gaps, raise_if_incomplete
 from wifguard.inventory.permissions import PermissionDenied
