@@ -14,6 +14,8 @@ from typing import Any, Final
 
 import orjson
 
+from wifguard.errors import DecodeError
+
 # The core owns what a decoder returns (the core never imports the adapter layer); re-exported here.
 from wifguard.intake import (
     ACCEPTED,
@@ -45,7 +47,7 @@ __all__ = [
 EVIDENCE_VALUE_LIMIT: Final = 2000
 
 
-class Malformed(ValueError):
+class Malformed(DecodeError):
     """Raised inside a handler for input that must be rejected; never leaves the handler."""
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from wifguard.errors import DecodeError
 from wifguard.store.models import RejectedPayload, as_utc, utcnow
 
 if TYPE_CHECKING:
@@ -92,7 +93,7 @@ def decode(p: RejectedPayload, raw: bytes | str) -> list[Decoded]:
     try:
         decode_source = decoder(p.source)
     except UnknownSource as exc:
-        raise ValueError(f"parked row {p.id}: {exc}") from None
+        raise DecodeError(f"parked row {p.id}: {exc}", where=f"parked row {p.id}") from None
     decoded = decode_source([raw])
     if len(decoded) == 1 and p.event_id and decoded[0].status != "ignored":
         # the same id as when it was parked (an audit fallback id holds the record's batch index)

@@ -20,6 +20,7 @@ import cel
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from wifguard.errors import ConfigError
 from wifguard.model import Severity
 
 TARGETS = ("credential", "tenant", "role_assignment", "identity", "change")
@@ -46,7 +47,7 @@ def condition_fields(variable: str) -> frozenset[str] | None:
     return frozenset(name for name, f in registry.fields(variable).items() if f.type != "text")
 
 
-class RuleError(ValueError):
+class RuleError(ConfigError):
     """A rule file or rule is unusable; the message names the file, the rule id and the problem."""
 
 
