@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any, Final
 
+from wifguard.errors import DecodeError
 from wifguard.model import Change
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ class Decoded:
 Decoder = Callable[[Iterable[Any]], list[Decoded]]
 
 
-class UnknownSource(LookupError):
+class UnknownSource(DecodeError, LookupError):
     """No decoder is registered for a source name; the message lists the registered ones."""
 
 

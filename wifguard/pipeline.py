@@ -32,6 +32,7 @@ from wifguard.notify.compose import event_id
 from wifguard.permission_health import record_denied
 from wifguard.quarantine import Quarantiner
 from wifguard.requarantine import QuarantineGuard
+from wifguard.sources import identity_sources
 from wifguard.store import EvaluationScope, RecordResult, Store
 from wifguard.store.ledger import Claim, EventKey, EventLedger
 from wifguard.store.outbox import SENT, Outbox
@@ -318,12 +319,12 @@ class Responder:
             ctx = await inv.principal_context(principal, errors=errors)
             return ctx, [ctx.identity.id] if ctx else []
         ident_id = c.identity_id or ""
-        if c.identity_kind is IdentityKind.MANAGED_IDENTITY:
-            return await inv.managed_identity_context(ident_id, errors=errors), [ident_id]
-        if c.identity_id_kind == "servicePrincipalId":
+        kind = c.identity_kind or IdentityKind.APPLICATION
+        if kind is IdentityKind.APPLICATION and c.identity_id_kind == "servicePrincipalId":
             ctx = await inv.principal_context(ident_id, errors=errors)
             return ctx, [ctx.identity.id] if ctx else []
-        return await inv.application_context(ident_id, errors=errors), [ident_id]
+        # The identity source registered for its kind (wifguard.sources): Graph apps, ARM identities.
+        return await identity_sources.get(kind.value).context(inv, ident_id, errors), [ident_id]
 
     async def _identities_with_assignment(self, assignment_id: str) -> list[str]:
         records = await self.store.query(status=("open", "quarantined"))

@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
+from wifguard.errors import WifguardError
+
 if TYPE_CHECKING:
     from wifguard.facts import ConfigFacts
 
@@ -40,7 +42,7 @@ EXTENSIBLE: Final = {
 Vars = dict[str, Any]
 
 
-class UnknownFact(LookupError):
+class UnknownFact(WifguardError, LookupError):
     """A variable or provider name that is not registered; the message lists the valid ones."""
 
 
