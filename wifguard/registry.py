@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
-from wifguard.errors import WifguardError
+from wifguard.errors import ConfigError
 
 T = TypeVar("T")
 
 
-class UnknownName(WifguardError, LookupError):
+class UnknownName(ConfigError, LookupError):
     """No plugin is registered under a name; the message lists the registered ones."""
 
 

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
-from wifguard.errors import WifguardError
+from wifguard.errors import ConfigError
 
 if TYPE_CHECKING:
     from wifguard.facts import ConfigFacts
@@ -42,7 +42,7 @@ EXTENSIBLE: Final = {
 Vars = dict[str, Any]
 
 
-class UnknownFact(WifguardError, LookupError):
+class UnknownFact(ConfigError, LookupError):
     """A variable or provider name that is not registered; the message lists the valid ones."""
 
 
