@@ -17,10 +17,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from handlers.base import Decoded
 from wifguard import evidence
 from wifguard.engine import Engine, Evaluation
 from wifguard.errors import NotificationError, StoreError
+from wifguard.intake import Decoded
 from wifguard.inventory.connection import Connection
 from wifguard.inventory.gaps import ContextIncomplete, gaps, raise_if_incomplete
 from wifguard.inventory.permissions import PermissionDenied
@@ -35,6 +35,7 @@ from wifguard.notify.dispatch import Dispatch, Dispatcher, RunNotices
 from wifguard.permission_health import record_denied
 from wifguard.quarantine import Quarantiner
 from wifguard.requarantine import QuarantineGuard
+from wifguard.sources import identity_sources
 from wifguard.store import EvaluationScope, RecordResult, Store
 from wifguard.store.ledger import Claim, EventKey, EventLedger
 from wifguard.store.outbox import Outbox
@@ -398,12 +399,12 @@ class Responder:
             ctx = await inv.principal_context(principal, errors=errors)
             return ctx, [ctx.identity.id] if ctx else []
         ident_id = c.identity_id or ""
-        if c.identity_kind is IdentityKind.MANAGED_IDENTITY:
-            return await inv.managed_identity_context(ident_id, errors=errors), [ident_id]
-        if c.identity_id_kind == "servicePrincipalId":
+        kind = c.identity_kind or IdentityKind.APPLICATION
+        if kind is IdentityKind.APPLICATION and c.identity_id_kind == "servicePrincipalId":
             ctx = await inv.principal_context(ident_id, errors=errors)
             return ctx, [ctx.identity.id] if ctx else []
-        return await inv.application_context(ident_id, errors=errors), [ident_id]
+        # The identity source registered for its kind (wifguard.sources): Graph apps, ARM identities.
+        return await identity_sources.get(kind.value).context(inv, ident_id, errors), [ident_id]
 
     async def _identities_with_assignment(self, assignment_id: str) -> list[str]:
         records = await self.store.query(status=("open", "quarantined"))
@@ -465,21 +466,24 @@ class Responder:
     # -- evidence that outlives the identity (wifguard/evidence.py) --------------------------------
     async def _with_trail(self, changes: list[Change], result: RunResult) -> list[Change]:
         """Note additions and removals in the credential trail; a credential both added and
-        removed gets its lifetime in the change's evidence (WIF703)."""
-        out: list[Change] = []
-        for c in changes:
+        removed gets its lifetime in the change's evidence (WIF703). One identity's notes are
+        written together (a burst of changes is one read per credential and one transaction)."""
+        out: list[Change] = list(changes)
+        by_identity: dict[str, list[tuple[int, tuple[str, str, Any]]]] = {}
+        for i, c in enumerate(changes):
             ev = evidence.trail_event(c)
-            if ev is None:
-                out.append(c)
-                continue
-            what, name, when = ev
+            if ev is not None:
+                what, name, when = ev
+                by_identity.setdefault(c.identity_id or "", []).append((i, (name, what, when)))
+        for ident, notes in by_identity.items():
             try:
-                added, removed = await self.store.trail.note(c.identity_id or "", name, what, when)
+                answers = await self.store.trail.note_many(ident, [n for _, n in notes])
             except Exception as exc:  # the trail is a fact for one rule: never lose the event for it
-                result.errors.append(f"{c.event_id}: credential trail not updated: {exc}")
-                out.append(c)
+                for i, _ in notes:
+                    result.errors.append(f"{changes[i].event_id}: credential trail not updated: {exc}")
                 continue
-            out.append(evidence.with_lifetime(c, evidence.lifetime_minutes(added, removed)))
+            for (i, _), (added, removed) in zip(notes, answers, strict=True):
+                out[i] = evidence.with_lifetime(changes[i], evidence.lifetime_minutes(added, removed))
         return out
 
     async def respond_from_evidence(self, changes: Sequence[Change], live: TrustContext | None,

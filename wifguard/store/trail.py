@@ -9,6 +9,7 @@ written first and the lifetime is computed whenever both are known.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from azure.core.exceptions import ResourceNotFoundError
@@ -50,3 +51,34 @@ class CredentialTrail:
         other = prev.get("removed_at" if what == "added" else "added_at") if prev is not None else None
         other = other if isinstance(other, datetime) else None
         return (current, other) if what == "added" else (other, current)
+
+    async def note_many(self, identity_id: str, notes: Sequence[tuple[str, str, datetime]]
+                        ) -> list[tuple[datetime | None, datetime | None]]:
+        """``note`` for several (credential name, what, when) of one identity, in order, with one
+        partition read and one transaction: each answer is what
+        ``note`` would have returned at that point of the sequence."""
+        for _, what, _ in notes:
+            if what not in ("added", "removed"):
+                raise ValueError(f"trail: {what!r} is neither 'added' nor 'removed'")
+        pk = encode_key(identity_id.lower())
+        stored: dict[str, dict[str, object]] = {}
+        async for e in self._table.query_entities("PartitionKey eq @pk", parameters={"pk": pk}):
+            stored[str(e["RowKey"])] = {f: e.get(f) for f in ("added_at", "removed_at")}
+        state = {encode_key(name.lower()): dict(stored.get(encode_key(name.lower()), {})) for name, _, _ in notes}
+        changed: dict[str, dict[str, object]] = {}
+        out: list[tuple[datetime | None, datetime | None]] = []
+        for name, what, when in notes:
+            rk = encode_key(name.lower())
+            row, field = state[rk], f"{what}_at"
+            current = row.get(field)
+            if not isinstance(current, datetime) or when > current:
+                row[field] = when
+                changed.setdefault(rk, {"PartitionKey": pk, "RowKey": rk, "identity_id": identity_id,
+                                        "credential_name": name})[field] = when
+            added, removed = row.get("added_at"), row.get("removed_at")
+            out.append((added if isinstance(added, datetime) else None,
+                        removed if isinstance(removed, datetime) else None))
+        rows = list(changed.values())
+        for i in range(0, len(rows), 100):  # an entity-group transaction holds at most 100 entities
+            await self._table.submit_transaction([("upsert", r, {"mode": UpdateMode.MERGE}) for r in rows[i:i + 100]])
+        return out
