@@ -36,7 +36,7 @@ from wifguard.store import EvaluationScope, RecordResult, Store
 from wifguard.store.ledger import Claim, EventKey, EventLedger
 from wifguard.store.outbox import SENT, Outbox
 
-log = logging.getLogger("wifguard.pipeline")
+log = logging.getLogger(__name__)
 RECORD_CONCURRENCY = 16
 EVENT_CONCURRENCY = 16
 PREFETCH_MIN = 4  # below this, per-identity reads (filtered by principal) are cheaper

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from azure.core.messaging import CloudEvent
     from azure.eventgrid.aio import EventGridPublisherClient
 
-log = logging.getLogger("wifguard.notify")
+log = logging.getLogger(__name__)
 
 BREAKER_AFTER = 3  # consecutive failed deliveries that open a channel's circuit breaker
 BREAKER_COOLDOWN_SECONDS = 300.0  # how long it stays open (longer than one run: the next run retries)
