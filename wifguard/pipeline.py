@@ -143,10 +143,10 @@ class Responder:
 
     async def close(self) -> None:
         if self._external not in (None, False):
-            await self._external.aclose()
+            await self._external.close()
         await self.inventory.close()
         if self._notifier is not None:
-            await self._notifier.aclose()
+            await self._notifier.close()
         if self._http is not None:
             await self._http.aclose()
 

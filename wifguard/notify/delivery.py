@@ -394,7 +394,7 @@ class Notifier:
 
     ``env`` maps app-setting names to values (``os.environ`` in the Function App). The
     ``http_client`` is created once by the caller and reused; Event Grid publishers are created
-    on first use and closed by :meth:`aclose` (or ``async with``).
+    on first use and closed by :meth:`close` (or ``async with``).
     """
 
     def __init__(
@@ -431,12 +431,14 @@ class Notifier:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
+        await self.close()
 
-    async def aclose(self) -> None:
+    async def close(self) -> None:
         pubs, self._publishers = list(self._publishers.values()), {}
         for p in pubs:
             await p.close()
+
+    aclose = close  # the old name: callers use close() (Azure SDK naming)
 
     @staticmethod
     def compose(notice: Notice, channel_type: ChannelType | str) -> dict[str, Any]:
