@@ -1,6 +1,6 @@
 """Loggers are named by their module (``logging.getLogger(__name__)``), so that a logger's name says
-where a line came from and one setting (``wifguard``) covers the whole package; no package is
-silent: each has a module that logs when an operation fails its task."""
+where a line came from and one setting (``wifguard``) covers the whole package; no package that
+handles failures is silent: it has a module that logs when an operation fails its task."""
 
 from __future__ import annotations
 
@@ -57,11 +57,15 @@ def test_the_lint_catches_a_hand_named_logger() -> None:
     assert isinstance(call.args[0], ast.Constant)
 
 
-def test_every_package_has_a_logger() -> None:
+def test_every_package_that_handles_failures_has_a_logger() -> None:
+    """A package whose code catches exceptions (I/O, decoding, retries) can fail its task, so it
+    has a logger to say so; pure packages (no ``except``: registries, fact builders) may stay silent."""
     silent = []
     for init in sorted([*(ROOT / "wifguard").rglob("__init__.py"), ROOT / "handlers" / "__init__.py"]):
         pkg = init.parent
-        if not any(_module_loggers(ast.parse(p.read_text(encoding="utf-8"))) for p in pkg.glob("*.py")):
+        trees = [ast.parse(p.read_text(encoding="utf-8")) for p in pkg.glob("*.py")]
+        handles = any(isinstance(n, ast.ExceptHandler) for t in trees for n in ast.walk(t))
+        if handles and not any(_module_loggers(t) for t in trees):
             silent.append(str(pkg.relative_to(ROOT)))
     assert not silent, silent
 
