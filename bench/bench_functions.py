@@ -112,7 +112,7 @@ async def main():
     await pair("burst_100_one_app", data["burst_a"], data["burst_b"])
     await pair("noise", data["noise"], data["noise"])
     await pair("mixed", data["mixed_a"], data["mixed_b"])
-    await r.close(); await r.store.aclose()
+    await r.close(); await r.store.close()
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(out))
 

@@ -54,7 +54,7 @@ async def _run(env: dict[str, str], prefix: str, collapse: bool, records: list[d
         return result, stored
     finally:
         await r.close()
-        await r.store.aclose()
+        await r.store.close()
 
 
 async def test_a_burst_keeps_every_changes_event_only_findings(env: dict[str, str], prefix: str) -> None:
@@ -134,4 +134,4 @@ async def test_a_crash_after_the_joint_decision_loses_nothing(env: dict[str, str
         assert [e.status for e in once_more.events] == ["duplicate"] * len(records)
     finally:
         await fresh.close()
-        await fresh.store.aclose()
+        await fresh.store.close()

@@ -35,5 +35,5 @@ async def test_note_many_answers_as_notes_one_after_another(azurite: Azurite, pr
             assert await one.trail.note(APP, name, "added", T0 - timedelta(days=1)) == \
                 await many.trail.note(APP, name, "added", T0 - timedelta(days=1))
     finally:
-        await one.aclose()
-        await many.aclose()
+        await one.close()
+        await many.close()
