@@ -66,6 +66,7 @@ def _recover(env: dict[str, str], replay: tuple[str, ...], conn: str, prefix: st
 
 
 def kill_scenario(folder: Path) -> dict[str, Any]:
+    folder.mkdir(parents=True, exist_ok=True)  # the helpers write into an existing folder
     seed_path, body, config = write_inputs(folder, N)
     with azurite_process(folder / "az") as az, receiver() as hook:
         t0 = time.monotonic()
@@ -82,6 +83,7 @@ def kill_scenario(folder: Path) -> dict[str, Any]:
 
 
 def store_scenario(folder: Path, sim: SimTenant, down_s: float = 12.0) -> dict[str, Any]:
+    folder.mkdir(parents=True, exist_ok=True)  # the helpers write into an existing folder
     _, body, config = write_inputs(folder, N)
     with azurite_process(folder / "az") as az, receiver() as hook:
         t0 = time.monotonic()
@@ -99,6 +101,7 @@ def store_scenario(folder: Path, sim: SimTenant, down_s: float = 12.0) -> dict[s
 
 
 def api_scenario(folder: Path, sim: SimTenant, api: str, down_s: float = 20.0) -> dict[str, Any]:
+    folder.mkdir(parents=True, exist_ok=True)  # the helpers write into an existing folder
     _, body, config = write_inputs(folder, N)
     with azurite_process(folder / "az") as az, receiver() as hook:
         t0 = time.monotonic()
