@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-rules_app = typer.Typer(help="The rule catalogue: list and show rules.", no_args_is_help=True)
+rules_app = typer.Typer(help="The rule catalogue: list, show, lint and document rules.", no_args_is_help=True)
 config_app = typer.Typer(help="The config file: validate it, print its JSON Schema.", no_args_is_help=True)
 
 
@@ -110,6 +110,26 @@ def rules_show(
         lines += ["", "references:", *[f"  {u}" for u in row["references"]]]
     lines += ["", f"defined in {row['source']}"]
     write_text("\n".join(lines), output)
+
+
+@rules_app.command("lint")
+def rules_lint(config: ConfigOpt = None) -> None:
+    """Check the catalogue's metadata: unique ids, known ATT&CK ids, https references, triage notes on
+    high/critical rules; shipped rules also need references, false positives and "fires when".
+    Exit 0 clean, 1 problems found, 2 a rule or config file does not load."""
+    from wifguard.package_data import rules_dir
+    from wifguard.rule_lint import lint_rules
+    from wifguard.rules import load_rules
+
+    engine = _engine(config)
+    shipped = {r.id for r in load_rules([rules_dir()])}
+    problems = lint_rules(engine.all_rules, shipped=shipped)
+    for p in problems:
+        typer.echo(str(p))
+    if problems:
+        typer.echo(f"wifguard: {len(problems)} problem(s) in {len(engine.all_rules)} rules", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{len(engine.all_rules)} rules: no problems")
 
 
 @config_app.command("validate")
