@@ -132,6 +132,45 @@ def rules_lint(config: ConfigOpt = None) -> None:
     typer.echo(f"{len(engine.all_rules)} rules: no problems")
 
 
+@rules_app.command("docs")
+def rules_docs(
+    readme: Annotated[Path | None, typer.Option("--readme", help="Rewrite the rule table of this README "
+                                                "(between its rules-table markers).")] = None,
+    check: Annotated[bool, typer.Option("--check", help="With --readme: only report drift (exit 1).")] = False,
+) -> None:
+    """The README's rule table, generated from the shipped rule files (printed, or written into --readme)."""
+    from wifguard.catalogue_docs import DocsError, rules_table, with_table
+    from wifguard.package_data import rules_dir
+    from wifguard.rules import RuleError, load_rules
+
+    try:
+        table = rules_table(load_rules([rules_dir()]))
+    except RuleError as exc:
+        typer.echo(f"wifguard: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if readme is None:
+        if check:
+            typer.echo("wifguard: --check needs --readme FILE (rules docs)", err=True)
+            raise typer.Exit(2)
+        typer.echo(table, nl=False)
+        return
+    try:
+        current = readme.read_text(encoding="utf-8")
+        updated = with_table(current, table)
+    except (OSError, DocsError) as exc:
+        typer.echo(f"wifguard: {readme}: {exc} (rules docs)", err=True)
+        raise typer.Exit(2) from None
+    if updated == current:
+        typer.echo(f"{readme}: rule table is current")
+        return
+    if check:
+        typer.echo(f"wifguard: {readme}: rule table differs from rules/*.yaml; run "
+                   f"`wifguard rules docs --readme {readme}`", err=True)
+        raise typer.Exit(1)
+    readme.write_text(updated, encoding="utf-8")
+    typer.echo(f"{readme}: rule table updated")
+
+
 @config_app.command("validate")
 def config_validate(
     file: Annotated[Path, typer.Argument(help="The YAML config file to check.")],

@@ -273,6 +273,23 @@ def evaluate(context: TrustContext, eng: Engine | None = None, **kwargs: Any) ->
     return (eng or engine()).evaluate(context, **kwargs)
 
 
+# -- one credential, evaluated (the rule tests' shorthand) -------------------------------------
+def flex_fic(expression: str, issuer: str = GH, name: str = "flex") -> Credential:
+    """A flexible credential (claimsMatchingExpression, no subject)."""
+    return graph_fic(name=name, issuer=issuer, subject=None, expression=expression)
+
+
+def ids_for(issuer: str, subject: str = GOOD_GH_SUBJECT, roles: Iterable[RoleAssignment] = (),
+            **overrides: Any) -> set[str]:
+    """Rule ids fired by one Graph credential (issuer, subject) on an app holding ``roles``."""
+    return rule_ids(evaluate(ctx(graph_fic(issuer=issuer, subject=subject), roles), engine(**overrides)))
+
+
+def flex_ids(expression: str, issuer: str = GH, **overrides: Any) -> set[str]:
+    """Rule ids fired by one flexible credential on an app without roles."""
+    return rule_ids(evaluate(ctx(flex_fic(expression, issuer, name="fic-1")), engine(**overrides)))
+
+
 # -- reading evaluations ----------------------------------------------------------------------
 def rule_ids(evaluation: Evaluation) -> set[str]:
     return {f.rule_id for f in evaluation.findings}
