@@ -15,6 +15,7 @@ from typing import Any, Final
 
 import orjson
 
+from wifguard.errors import DecodeError
 from wifguard.model import Change
 
 ACCEPTED: Final = "accepted"
@@ -66,7 +67,7 @@ class Decoded:
         }
 
 
-class Malformed(ValueError):
+class Malformed(DecodeError):
     """Raised inside a handler for input that must be rejected; never leaves the handler."""
 
 

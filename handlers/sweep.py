@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from wifguard.errors import DecodeError
+
 SHARD_KINDS = ("applications", "subscription", "tenant")
 MAX_IDS = 5000
 
 
-class ShardError(ValueError):
+class ShardError(DecodeError):
     """The message is not a usable shard; the text says what is wrong."""
 
 

@@ -21,6 +21,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from wifguard.errors import AuthError as AuthError  # the old import path
+from wifguard.errors import AuthUnavailable, ConfigError, Forbidden
+
 log = logging.getLogger(__name__)
 
 ROLE_FINDINGS_READ = "Findings.Read"
@@ -28,15 +31,6 @@ ROLE_QUARANTINE_RESTORE = "Quarantine.Restore"
 MAX_TOKEN_CHARS = 16_384
 ALGORITHMS = ("RS256",)
 LEEWAY_SECONDS = 60
-
-
-class AuthError(Exception):
-    """The caller is not allowed: ``status`` is 401 (who are you?) or 403 (not with that role)."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -67,7 +61,7 @@ class TokenValidator:
         import jwt
 
         if not tenant_id or not [a for a in audiences if a]:
-            raise ValueError("API authentication needs the tenant id and the API audience")
+            raise ConfigError("API authentication needs the tenant id and the API audience")
         self.tenant_id = tenant_id
         self.audiences = tuple(a for a in audiences if a)
         base = authority.rstrip("/")
@@ -92,9 +86,9 @@ class TokenValidator:
         scheme, _, token = (authorization or "").strip().partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
-            raise AuthError(401, "a bearer token is required")
+            raise AuthError("a bearer token is required")
         if len(token) > MAX_TOKEN_CHARS or token.count(".") != 2:
-            raise AuthError(401, "invalid token")
+            raise AuthError("invalid token")
         import jwt
 
         try:
@@ -104,12 +98,12 @@ class TokenValidator:
                                 options={"require": ["exp", "iss", "aud", "tid"]})
         except jwt.PyJWKClientConnectionError as exc:
             log.warning("api auth: the tenant's signing keys cannot be read: %s", type(exc).__name__)
-            raise AuthError(503, "token validation is unavailable") from None
+            raise AuthUnavailable("token validation is unavailable") from None
         except (jwt.PyJWTError, ValueError) as exc:
             log.info("api auth: token rejected: %s", type(exc).__name__)
-            raise AuthError(401, "invalid token") from None
+            raise AuthError("invalid token") from None
         if str(claims.get("tid") or "").lower() != self.tenant_id.lower():
-            raise AuthError(401, "invalid token")
+            raise AuthError("invalid token")
         roles = claims.get("roles") or []
         if not isinstance(roles, list):
             roles = []
@@ -122,5 +116,5 @@ class TokenValidator:
     async def require(self, authorization: str | None, role: str) -> Caller:
         caller = await self.caller(authorization)
         if role not in caller.roles:
-            raise AuthError(403, f"the app role {role} is required")
+            raise Forbidden(f"the app role {role} is required")
         return caller

@@ -161,7 +161,7 @@ def _settings() -> Any:
         return Settings.from_env()
     except SettingsError as exc:
         _err(f"wifguard: {exc} (environment)")
-        raise typer.Exit(2) from None
+        raise typer.Exit(exc.exit_code) from None
 
 
 def _resolve(config: Path | None, tenant_id: str | None = None, flags: Any = None) -> Any:
@@ -176,7 +176,7 @@ def _resolve(config: Path | None, tenant_id: str | None = None, flags: Any = Non
         return resolve(settings, config, tenant_id=tenant_id, flags=flags or Flags())
     except (ConfigError, RuleError, SettingsError) as exc:
         _err(f"wifguard: {exc}")
-        raise typer.Exit(2) from None
+        raise typer.Exit(exc.exit_code) from None
 
 
 def _load_engine(config: Path | None, tenant_id: str | None = None, flags: Any = None) -> Any:
@@ -230,7 +230,7 @@ def evaluate(
             known = load_baseline(baseline)
         except BaselineError as exc:
             _err(f"wifguard: {exc}")
-            raise typer.Exit(2) from None
+            raise typer.Exit(exc.exit_code) from None
     result = evaluate_paths(engine, paths)
     keep = _selector(severity, rule, skip_rule)
     result.located = [(f, loc) for f, loc in result.located if keep(f)]
@@ -459,19 +459,20 @@ def _engine_of(resolved: Any) -> Any:
         return Engine(resolved.config)
     except (ConfigError, RuleError) as exc:
         _err(f"wifguard: {exc}")
-        raise typer.Exit(2) from None
+        raise typer.Exit(exc.exit_code) from None
 
 
 def _fail(exc: BaseException, where: str) -> NoReturn:
     """One line for a failure caught inside a command (the traceback only with --debug)."""
     from wifguard.cli_errors import describe
+    from wifguard.errors import exit_code
 
     if RUN.debug:
         import traceback
 
         traceback.print_exc()
     _err(f"wifguard: {describe(exc, where)}")
-    raise typer.Exit(2)
+    raise typer.Exit(exit_code(exc))
 
 
 def _seed(path: Path | None, option: str) -> Path | None:
@@ -685,7 +686,7 @@ def replay(
                   + _count_statuses(result.quarantined))
     if not_durable is not None:
         _err(f"wifguard: {not_durable}; replay the same file again once the store is back")
-        raise typer.Exit(3)
+        raise typer.Exit(not_durable.exit_code)
     total = len(result.events)
     if bad or result.errors:
         _err(f"wifguard: {bad} of {total} record(s) rejected or not processed"
@@ -794,10 +795,10 @@ def quarantine_restore(
             out = asyncio.run(run(conn))
         except RestoreConflict as exc:
             _err(f"wifguard: restore conflict: {exc}")
-            raise typer.Exit(2) from None
+            raise typer.Exit(exc.exit_code) from None
         except RestoreError as exc:
             _err(f"wifguard: restore refused: {exc} (quarantine restore {backup_id})")
-            raise typer.Exit(2) from None
+            raise typer.Exit(exc.exit_code) from None
     _write(_dump(out), None)
 
 

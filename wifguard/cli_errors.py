@@ -3,6 +3,8 @@
 Every exception that reaches the top of a command is turned into that line here, so a CI job
 never reads a Python traceback (or exit 1, which means "findings") for bad input or a failed
 dependency. ``--debug`` prints the traceback as well. Azure credential failures get a next step.
+The line and the exit code follow from the exception's type (``wifguard.errors``, then the Azure
+SDK's and the standard library's), never from its text.
 """
 
 from __future__ import annotations
@@ -61,19 +63,24 @@ def describe(exc: BaseException, command: str = "") -> str:
         cred_unavailable = (CredentialUnavailableError,)
     except ImportError:  # pragma: no cover
         pass
+    from wifguard.errors import ConfigError, WifguardError
+    from wifguard.settings import SettingsError
+    from wifguard.store.store import ConnectionStringError
+
     for e in chain:
-        if isinstance(e, (ClientAuthenticationError, *cred_unavailable)) or "DefaultAzureCredential" in str(e):
+        if isinstance(e, (ClientAuthenticationError, *cred_unavailable)):
             return f"no usable Azure credential{where}: {NEXT_STEP_LOGIN}"
     for e in chain:
         name = type(e).__name__
-        from wifguard.config import ConfigError
-        from wifguard.rules import RuleError
-        from wifguard.settings import SettingsError
-
-        if isinstance(e, (ConfigError, RuleError)):
-            return _first_line(str(e).replace("\n", " "), 400)
         if isinstance(e, SettingsError):
             return f"{_first_line(str(e))} (environment)"
+        if isinstance(e, ConnectionStringError):
+            return f"malformed storage connection string{where}: {_first_line(str(e))} (--store / WIFGUARD_STORAGE)"
+        if isinstance(e, ConfigError):  # the config file or the rule catalogue: the message names both
+            return _first_line(str(e).replace("\n", " "), 400)
+        if isinstance(e, WifguardError):
+            text = _first_line(str(e).replace("\n", " "), 400)
+            return f"{text} ({e.where})" if e.where and e.where not in text else f"{text}{where}"
         if isinstance(e, (ServiceRequestError, ServiceResponseError)):
             return f"cannot reach the service{where}: {_first_line(str(e))} (is the store/Azurite or tenant reachable?)"
         if isinstance(e, HttpResponseError):
@@ -87,8 +94,6 @@ def describe(exc: BaseException, command: str = "") -> str:
             target = e.filename if e.filename is not None else ""
             what = e.strerror or _first_line(str(e))
             return f"{target}: {what}{where}" if target else f"{what}{where}"
-        if isinstance(e, ValueError) and ("connection string" in str(e).lower() or "Connection string" in str(e)):
-            return f"malformed storage connection string{where}: {_first_line(str(e))} (--store / WIFGUARD_STORAGE)"
         if name in {"ConnectError", "ConnectTimeout", "ReadTimeout"}:  # httpx, without importing it
             return f"cannot reach the service{where}: {_first_line(str(e)) or name}"
     return (f"{type(exc).__name__}: {_first_line(str(exc))}{where} "
@@ -100,8 +105,11 @@ def _debug(argv: list[str]) -> bool:
 
 
 def run(app: Callable[..., Any], argv: list[str] | None = None, prog_name: str = "wifguard") -> int:
-    """Run the Typer app; every failure becomes one line on stderr and exit code 2."""
+    """Run the Typer app; every failure becomes one line on stderr and an exit code from its type
+    (``wifguard.errors.exit_code``: 2 unless a wifguard error says otherwise)."""
     import typer
+
+    from wifguard.errors import exit_code
 
     args = list(sys.argv[1:] if argv is None else argv)
     command = " ".join(a for a in args[:2] if not a.startswith("-"))
@@ -136,7 +144,7 @@ def run(app: Callable[..., Any], argv: list[str] | None = None, prog_name: str =
         except Exception:  # describing must never be what fails
             text = f"{type(e).__name__} (rerun with --debug for the traceback)"
         sys.stderr.write(f"wifguard: {text}\n")
-        return EXIT_USAGE
+        return exit_code(e)
 
 
 def _quiet_library_noise() -> None:

@@ -17,6 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from wifguard import errors
 from wifguard.model import Finding, Severity
 from wifguard.package_data import rules_dir
 
@@ -26,8 +27,12 @@ _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 EXTENDING_LISTS = ("allowed_issuers", "allowed_audiences", "privileged_roles")
 
 
-class ConfigError(ValueError):
+class ConfigFileError(errors.ConfigError):
     """The configuration file is unusable; the message names the file and the problem."""
+
+
+#: the old name: ``except ConfigError`` keeps meaning "the config file is unusable"
+ConfigError = ConfigFileError
 
 
 class _Strict(BaseModel):
@@ -198,17 +203,17 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read config: {exc.strerror or exc}") from None
+        raise ConfigError(f"{path}: cannot read config: {exc.strerror or exc}", where=str(path)) from exc
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: config is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        raise ConfigError(f"{path}: config is not UTF-8 text ({exc.reason} at byte {exc.start})", where=str(path)) from exc
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        raise ConfigError(f"{path}: not valid YAML: {exc}", where=str(path)) from exc
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the config must be a mapping, not {type(data).__name__}")
+        raise ConfigError(f"{path}: the config must be a mapping, not {type(data).__name__}", where=str(path))
     return data
 
 
@@ -253,7 +258,7 @@ def load_config(path: str | Path | None = None, *, overrides: Mapping[str, Any] 
     try:
         cfg = Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_format_errors(source, exc)) from None
+        raise ConfigError(_format_errors(source, exc), where=source) from None
     if path is not None and cfg.rule_paths:
         # Relative rule paths are relative to the config file, not to wherever the command runs.
         base = Path(path).parent
@@ -264,18 +269,18 @@ def load_config(path: str | Path | None = None, *, overrides: Mapping[str, Any] 
     try:
         NotifyConfig.from_mapping(cfg.notifications)
     except NotifyConfigError as exc:
-        raise ConfigError(f"{source}: {exc}") from None
+        raise ConfigError(f"{source}: {exc}", where=source) from exc
 
     from wifguard.external.config import ExternalConfig, ExternalConfigError
 
     try:
         ExternalConfig.from_mapping(cfg.external)
     except ExternalConfigError as exc:
-        raise ConfigError(f"{source}: {exc}") from None
+        raise ConfigError(f"{source}: {exc}", where=source) from exc
 
     for pattern in cfg.allowed_issuers:
         try:
             compile_pattern(pattern.replace("{home_tenant_id}", "x"))
         except ValueError as exc:
-            raise ConfigError(f"{source}: allowed_issuers: {exc}") from None
+            raise ConfigError(f"{source}: allowed_issuers: {exc}", where=source) from exc
     return cfg

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from wifguard.apiauth import ROLE_FINDINGS_READ, ROLE_QUARANTINE_RESTORE, AuthError, Caller, TokenValidator
+from wifguard.apiauth import ROLE_FINDINGS_READ, ROLE_QUARANTINE_RESTORE, Caller, TokenValidator
+from wifguard.errors import AuthError, AuthUnavailable, InputError, NotFound, WifguardError, http_status
 from wifguard.model import Severity
 from wifguard.store.models import FindingStatus, utcnow
 
@@ -45,8 +46,25 @@ class Reply:
     body: dict[str, Any] = field(default_factory=dict)
 
 
-class BadRequest(ValueError):
+class BadRequest(InputError):
     """One parameter is wrong; the message names it and what is expected (never its value)."""
+
+
+def error_reply(exc: BaseException, endpoint: str) -> Reply:
+    """The answer for a failed request: the status follows from the error's type
+    (``wifguard.errors``), never from its text. What the caller may read depends on the kind:
+    their own mistake (400, 401, 403) in full; a 404 its public label only (the detail would
+    echo what was sent); a 409 the label and why; anything else only "internal error", with
+    the detail in the log."""
+    status = http_status(exc)
+    if isinstance(exc, (InputError, AuthError)):
+        return Reply(status, {"error": exc.what})
+    if isinstance(exc, NotFound):
+        return Reply(status, {"error": exc.public})
+    if isinstance(exc, WifguardError) and status < 500:
+        return Reply(status, {"error": exc.public, "detail": str(exc)})
+    log.error("%s: failed", endpoint, exc_info=exc)
+    return Reply(500, {"error": "internal error"})
 
 
 def _iso(t: datetime) -> str:
@@ -174,7 +192,7 @@ class HttpApi:
     async def _caller(self, authorization: str | None, role: str) -> Caller:
         v = self.validator()
         if v is None:
-            raise AuthError(503, "API authentication is not configured")
+            raise AuthUnavailable("API authentication is not configured")
         return await v.require(authorization, role)
 
     # -- endpoints -------------------------------------------------------------------------------
@@ -196,7 +214,7 @@ class HttpApi:
         try:
             await self._caller(authorization, ROLE_FINDINGS_READ)
         except AuthError as exc:
-            return Reply(exc.status, {"error": exc.message})
+            return error_reply(exc, "health")
         try:
             from wifguard.permission_health import missing_permissions
 
@@ -219,16 +237,11 @@ class HttpApi:
             await r.store.log_action("api.findings", "findings", {"caller": caller.to_dict(), "query": q.to_dict(),
                                                                   "count": len(rows)}, caller.actor)
             return Reply(200, {"findings": [x.to_dict() for x in rows], "count": len(rows)})
-        except AuthError as exc:
-            return Reply(exc.status, {"error": exc.message})
-        except BadRequest as exc:
-            return Reply(400, {"error": str(exc)})
-        except Exception:
-            log.exception("findings: failed")
-            return Reply(500, {"error": "internal error"})
+        except Exception as exc:
+            return error_reply(exc, "findings")
 
     async def restore(self, backup_id: str, body: bytes | None, authorization: str | None) -> Reply:
-        from wifguard.quarantine import RestoreConflict, RestoreError, RestoreNotFound, restore
+        from wifguard.quarantine import restore
 
         try:
             caller = await self._caller(authorization, ROLE_QUARANTINE_RESTORE)
@@ -237,16 +250,5 @@ class HttpApi:
             out = await restore(r.store, r.writer, req.backup_id, reason=req.reason, actor=caller.actor,
                                 expires_days=req.expires_days, caller=caller.to_dict())
             return Reply(200, out)
-        except AuthError as exc:
-            return Reply(exc.status, {"error": exc.message})
-        except BadRequest as exc:
-            return Reply(400, {"error": str(exc)})
-        except RestoreNotFound:
-            return Reply(404, {"error": "no such backup"})
-        except RestoreConflict as exc:
-            return Reply(409, {"error": "conflict", "detail": str(exc)})
-        except RestoreError as exc:
-            return Reply(409, {"error": "restore refused", "detail": str(exc)})
-        except Exception:
-            log.exception("restore: failed")
-            return Reply(500, {"error": "internal error"})
+        except Exception as exc:
+            return error_reply(exc, "restore")

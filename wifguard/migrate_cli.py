@@ -9,6 +9,8 @@ from typing import Annotated, Any
 
 import typer
 
+from wifguard.errors import NotFound
+
 migrate_app = typer.Typer(help="Safe migrations of federated credentials.", no_args_is_help=True)
 
 
@@ -113,7 +115,8 @@ async def _run(conn: Any, resolved: Any, identity: str | None, store_conn: str |
                 contexts = [c for c in contexts if key in {x.lower() for x in (
                     c.identity.id, c.identity.name, c.identity.app_id or "", c.identity.principal_id or "") if x}]
                 if not contexts:
-                    raise LookupError(f"--identity {identity}: no federated identity with that id or name")
+                    raise NotFound(f"--identity {identity}: no federated identity with that id or name",
+                                   where="--identity")
             steps = await migrate.plan(contexts, checks)
             if store_conn is None:
                 return steps

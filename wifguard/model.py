@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from typing import TYPE_CHECKING, Any
 
+from wifguard.errors import DecodeError
+
 if TYPE_CHECKING:
     from wifguard.privilege.model import Privilege
 
 
-class ModelError(ValueError):
+class ModelError(DecodeError):
     """An input object does not have the shape of the thing it claims to be."""
 
 

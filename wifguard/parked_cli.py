@@ -166,7 +166,7 @@ def parked_retry(
             report = asyncio.run(run(conn))
     except BatchNotDurable as exc:
         _err(f"wifguard: {exc}; nothing is lost, run `wifguard parked retry` again once the store is back")
-        raise typer.Exit(3) from None
+        raise typer.Exit(exc.exit_code) from None
     data = report.to_json()
     for e in data["errors"]:
         _err(f"wifguard: {e}")

@@ -21,6 +21,7 @@ from typing import Any
 from handlers.base import Decoded
 from wifguard import evidence
 from wifguard.engine import Engine, Evaluation
+from wifguard.errors import NotificationError, StoreError
 from wifguard.inventory.connection import Connection
 from wifguard.inventory.gaps import ContextIncomplete, gaps, raise_if_incomplete
 from wifguard.inventory.permissions import PermissionDenied
@@ -734,13 +735,15 @@ class Responder:
             await self.notify(ctx, [rec.to_finding()], result, kind=NoticeKind.REMINDER, sequence=seq)
 
 
-class NotificationsNotQueued(RuntimeError):
+class NotificationsNotQueued(NotificationError):
     """Findings were recorded but their notifications could not be put in the outbox (transient)."""
 
 
-class BatchNotDurable(RuntimeError):
+class BatchNotDurable(StoreError):
     """Records could be neither processed nor parked (e.g. the store is down): the trigger must
     fail so that the platform delivers the batch again. ``result`` is what did happen."""
+
+    exit_code = 3  # replay / parked: nothing is lost, run the same input again
 
     def __init__(self, message: str, result: RunResult) -> None:
         super().__init__(message)

@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from wifguard.config import QuarantineConfig
+from wifguard.errors import Conflict, NotFound, QuarantineRefused, WifguardError
 from wifguard.inventory.tenant import CredentialWriter
 from wifguard.model import Credential, Finding, Identity, IdentityKind, Severity, TrustContext
 from wifguard.store import BackupState, FindingStatus, QuarantineBackup, Store
@@ -48,16 +49,29 @@ REASON_MIN, REASON_MAX = 3, 500
 EXEMPTION_ACTOR = "exemption"
 
 
-class RestoreError(RuntimeError):
-    """Restore refused; the message says why."""
+class RestoreError(QuarantineRefused, RuntimeError):
+    """Restore refused; the message says why (HTTP 409, CLI exit 2)."""
+
+    public = "restore refused"
 
 
-class RestoreNotFound(RestoreError):
-    """No such backup (HTTP 404, CLI exit 1)."""
+class RestoreNotFound(NotFound, RestoreError):
+    """No such backup (HTTP 404, CLI exit 2)."""
+
+    public = "no such backup"
 
 
-class RestoreConflict(RestoreError):
+class RestoreConflict(Conflict, RestoreError):
     """Someone else restored it, is restoring it, or the credential is back (HTTP 409, CLI exit 2)."""
+
+    public = "conflict"
+    transient = False  # retrying the same restore meets the same state
+
+
+class RemovalNotVerified(WifguardError, RuntimeError):
+    """The credential was deleted but still reads back; the backup stays, ``resume`` verifies again."""
+
+    transient = True
 
 
 def validate_reason(reason: str | None) -> str:
@@ -237,7 +251,8 @@ class Quarantiner:
     async def _verify(self, ident: Identity, backup: QuarantineBackup, fps: tuple[str, ...], outcome: Any,
                       cred: Credential | None = None) -> QuarantineOutcome:
         if await self.writer.read(ident, backup.credential_name) is not None:
-            raise RuntimeError(f"credential {backup.credential_name!r} is still present after deletion")
+            raise RemovalNotVerified(f"credential {backup.credential_name!r} is still present after deletion",
+                                     where=f"{ident.name} ({ident.id})")
         backup = await self.store.update_backup_state(backup.id, BackupState.VERIFIED, backup.etag)
         _pause("verify")
         if cred is None:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from wifguard.errors import DecodeError
 from wifguard.store.models import RejectedPayload, as_utc, utcnow
 
 if TYPE_CHECKING:
@@ -96,7 +97,7 @@ def decode(p: RejectedPayload, raw: bytes | str) -> list[Decoded]:
     elif p.source == SOURCE_EVENT_GRID:
         decoded = decode_event_grid([raw])
     else:
-        raise ValueError(f"parked row {p.id}: unknown source {p.source!r}")
+        raise DecodeError(f"parked row {p.id}: unknown source {p.source!r}", where=f"parked row {p.id}")
     if len(decoded) == 1 and p.event_id and decoded[0].status != "ignored":
         # the same id as when it was parked (an audit fallback id holds the record's batch index)
         decoded = [dataclasses.replace(decoded[0], id=p.event_id)]

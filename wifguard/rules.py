@@ -20,6 +20,7 @@ import cel
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from wifguard.errors import ConfigError
 from wifguard.model import Severity
 
 TARGETS = ("credential", "tenant", "role_assignment", "identity", "change")
@@ -37,7 +38,7 @@ VARIABLES: dict[str, frozenset[str]] = {
 }
 
 
-class RuleError(ValueError):
+class RuleError(ConfigError):
     """A rule file or rule is unusable; the message names the file, the rule id and the problem."""
 
 

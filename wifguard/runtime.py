@@ -12,6 +12,7 @@ from typing import Any
 
 from wifguard.config import Config
 from wifguard.engine import Engine
+from wifguard.errors import DecodeError
 from wifguard.inventory.connection import Connection
 from wifguard.pipeline import Responder, RunResult
 from wifguard.settings import Settings
@@ -31,7 +32,9 @@ def open_store(settings: Settings, conn_string: str | None = None) -> Any:
         return Store.from_connection_string(conn_string or settings.storage or "", prefix=settings.table_prefix)
     if settings.storage_account:
         return Store.from_account(settings.storage_account, prefix=settings.table_prefix)
-    raise ValueError("no store configured: set WIFGUARD_STORAGE (connection string) or WIFGUARD_STORAGE_ACCOUNT")
+    from wifguard.settings import SettingsError
+
+    raise SettingsError("no store configured: set WIFGUARD_STORAGE (connection string) or WIFGUARD_STORAGE_ACCOUNT")
 
 
 async def build_responder(settings: Settings, *, conn: Connection | None = None, store: Any = None,
@@ -157,7 +160,7 @@ async def _run_shard(responder: Responder, shard: Mapping[str, Any]) -> RunResul
         await responder.record_sweep(evaluations, result, only_rules=responder.tenant_rule_ids,
                                      all_identity_ids=None if swept.errors else swept.all_identity_ids)
     else:
-        raise ValueError(f"unknown sweep shard kind {kind!r}")
+        raise DecodeError(f"unknown sweep shard kind {kind!r}", where="sweep shard")
     return result
 
 

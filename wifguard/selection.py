@@ -8,11 +8,12 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from wifguard.errors import InputError
 from wifguard.model import Finding, Severity
 from wifguard.notify.config import rule_matches
 
 
-class BaselineError(ValueError):
+class BaselineError(InputError):
     """The baseline file is unusable; the message names it."""
 
 

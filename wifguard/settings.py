@@ -11,6 +11,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from wifguard.errors import ConfigError
+
 # Storage: a connection string (Azurite, local), or an account for identity-based access (Azure).
 STORAGE = "WIFGUARD_STORAGE"
 STORAGE_ACCOUNT = "WIFGUARD_STORAGE_ACCOUNT"  # account name or table endpoint URL; DefaultAzureCredential
@@ -59,7 +61,7 @@ ALL_SETTINGS = (
 _PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,54}$")  # the store's own rule (Azure table names)
 
 
-class SettingsError(ValueError):
+class SettingsError(ConfigError):
     """An app setting (environment variable) has an unusable value; the message names it."""
 
 

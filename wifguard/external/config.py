@@ -17,10 +17,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from wifguard.errors import ConfigError
 from wifguard.external.base import ProviderConfig, ProviderSpec, load_builtin_providers
 
 
-class ExternalConfigError(ValueError):
+class ExternalConfigError(ConfigError):
     """The ``external`` section is unusable; the message names the key."""
 
 

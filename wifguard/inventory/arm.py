@@ -13,6 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from wifguard.errors import SourceReadError
 from wifguard.inventory.connection import Connection
 from wifguard.inventory.graph import HttpStats, backoff
 from wifguard.inventory.permissions import PermissionDenied
@@ -47,10 +48,13 @@ class TokenBucket:
         return wait
 
 
-class ArmError(RuntimeError):
+class ArmError(SourceReadError):
+    """ARM answered an error (``status``)."""
+
+    api = "arm"
+
     def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
+        super().__init__(message, status=status)
 
 
 def parse_uami_id(resource_id: str) -> tuple[str, str, str]:

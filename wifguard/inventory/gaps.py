@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from enum import StrEnum
 
+from wifguard.errors import SourceReadError
+
 
 class ContextPart(StrEnum):
     OWNERS = "owners"
@@ -38,7 +40,7 @@ class ReadGap(str):
         return obj
 
 
-class ContextIncomplete(RuntimeError):
+class ContextIncomplete(SourceReadError):
     """Part of an identity's context could not be read; evaluating it would guess.
 
     Always transient: the same record is retried (parked, then re-driven) until the parts read.
@@ -52,7 +54,7 @@ class ContextIncomplete(RuntimeError):
         self.messages = tuple(messages)
         detail = "; ".join(self.messages[:3])
         super().__init__(f"context of {identity} incomplete ({', '.join(sorted(self.parts))} unreadable)"
-                         + (f": {detail}" if detail else ""))
+                         + (f": {detail}" if detail else ""), where=identity)
 
 
 def gap(errors: list[str], part: ContextPart, message: str) -> None:

@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from wifguard.errors import SourceReadError
 from wifguard.inventory.connection import GRAPH_SCOPE, Connection
 from wifguard.inventory.permissions import PermissionDenied
 
@@ -25,16 +26,21 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 BATCH_LIMIT = 20
 
 
-class GraphError(RuntimeError):
+class GraphError(SourceReadError):
+    """Graph answered an error: ``status``, the service's error ``code`` and ``message``."""
+
+    api = "graph"
+
     def __init__(self, status: int, code: str, message: str, url: str = "") -> None:
-        super().__init__(f"Graph {status} {code}: {message}" + (f" ({url})" if url else ""))
+        super().__init__(f"Graph {status} {code}: {message}" + (f" ({url})" if url else ""), status=status,
+                         where=url or None)
         self.status = status
         self.code = code
         self.message = message
 
 
 class NotFound(GraphError):
-    pass
+    """Graph answered 404: the object is not there (a read that succeeded, unlike other errors)."""
 
 
 @dataclass

@@ -15,6 +15,8 @@ from importlib import resources
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from wifguard import errors
+
 MODES = ("observe", "notify", "enforce")
 
 # Graph path segments kept as they are in a route template (the simulator's route names).
@@ -110,8 +112,10 @@ def arm_route(method: str, url: str) -> str:
     return f"{method.upper()} /" + "/".join(s if s in _ARM_NAMES else "{}" for s in low)
 
 
-class PermissionDenied(RuntimeError):
-    """Graph or ARM answered 403: the identity lacks a permission. Never "no data"."""
+class PermissionDenied(errors.PermissionDenied):
+    """Graph or ARM answered 403: the identity lacks a permission. Never "no data".
+
+    (No ``GraphError``: code that tolerates a failed Graph read must not tolerate this.)"""
 
     def __init__(self, api: str, method: str, url: str, detail: str = "") -> None:
         self.api = api
@@ -121,4 +125,4 @@ class PermissionDenied(RuntimeError):
         self.detail = detail
         service = "Microsoft Graph" if api == "graph" else "Azure Resource Manager"
         super().__init__(f"{service} denied {self.call}: the identity lacks {self.permission}"
-                         + (f" ({detail})" if detail else ""))
+                         + (f" ({detail})" if detail else ""), status=403, where=self.call)

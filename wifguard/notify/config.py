@@ -54,6 +54,7 @@ from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
 from typing import Any
 
+from wifguard.errors import ConfigError
 from wifguard.model import Finding, Severity
 
 from .compose import ChannelType
@@ -63,7 +64,7 @@ _SLACK_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 _CHANNEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
-class NotifyConfigError(ValueError):
+class NotifyConfigError(ConfigError):
     """The ``notifications`` section is not valid; the message names every problem."""
 
     def __init__(self, problems: Sequence[str]) -> None:

@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from wifguard.errors import ConfigError
+
 DATA_DIR = Path(__file__).with_name("data")
 TIERING_FILE = DATA_DIR / "tiering.yaml"
 OTHER = 2
@@ -24,7 +26,7 @@ TIER_LABELS = {0: "Tier 0", 1: "Tier 1", 2: "other"}
 _TIER_KEYS = {"tier0": 0, "tier1": 1, "other": 2}
 
 
-class TieringError(ValueError):
+class TieringError(ConfigError):
     """The tiering table (shipped or from config) is unusable; the message names what is wrong."""
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from wifguard.errors import WifguardError
 
-class SimError(Exception):
+
+class SimError(WifguardError):
     """An API error: HTTP status, service error code and message.
 
     Graph renders it as ``{"error": {"code", "message", "innerError"}}``, ARM as

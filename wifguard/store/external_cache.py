@@ -48,9 +48,9 @@ class ExternalCache:
 
     @classmethod
     def from_connection_string(cls, conn: str, *, prefix: str = "wifguard") -> ExternalCache:
-        from wifguard.store.store import Store
+        from wifguard.store.store import Store, table_service
 
-        return cls(TableServiceClient.from_connection_string(Store.normalize_connection_string(conn)), prefix=prefix)
+        return cls(table_service(Store.normalize_connection_string(conn)), prefix=prefix)
 
     async def ensure(self) -> ExternalCache:
         await self._tables.create_table_if_not_exists(self.table_name)

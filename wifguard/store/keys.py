@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import hashlib
 
+from wifguard.errors import DecodeError
+
 #: Default budget for one encoded key component. Azure allows 1 KiB per key; half of it leaves
 #: room for keys built from two components and for services that count UTF-16 bytes.
 MAX_KEY_BYTES = 512
@@ -30,7 +32,7 @@ EMPTY_KEY = "%-"
 _HEX = frozenset("0123456789ABCDEFabcdef")
 
 
-class HashedKeyError(ValueError):
+class HashedKeyError(DecodeError):
     """The key is a hash of a value too long to be a key; read the original from the entity."""
 
 

@@ -37,6 +37,7 @@ from azure.core.exceptions import HttpResponseError, ResourceExistsError, Resour
 from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
 
+from wifguard.errors import Conflict, StoreError
 from wifguard.store.keys import encode_key
 from wifguard.store.models import as_utc, utcnow
 
@@ -48,7 +49,7 @@ MAX_ATTEMPTS = 200
 LEASE_TTL = timedelta(minutes=5)
 
 
-class LedgerConflict(RuntimeError):
+class LedgerConflict(Conflict, StoreError):
     """The row kept changing under us (or someone else holds it)."""
 
 

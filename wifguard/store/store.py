@@ -49,6 +49,8 @@ from azure.core.exceptions import HttpResponseError, ResourceExistsError, Resour
 from azure.data.tables import TableTransactionError, UpdateMode
 from azure.data.tables.aio import TableClient, TableServiceClient
 
+from wifguard.errors import ConfigError, Conflict, NotFound
+from wifguard.errors import StoreError as StoreError  # the old import path
 from wifguard.model import Finding, Severity
 from wifguard.store.keys import encode_key
 from wifguard.store.models import (
@@ -101,12 +103,18 @@ _PREFIX_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,54}$")
 Entity = dict[str, Any]
 
 
-class StoreError(RuntimeError):
-    """The store could not do what was asked."""
-
-
-class ConcurrencyError(StoreError):
+class ConcurrencyError(Conflict, StoreError):
     """Another writer changed the row (ETag mismatch), or retries were exhausted."""
+
+
+class RecordNotFound(NotFound, KeyError):
+    """No row with that key (a ``KeyError`` too, as before)."""
+
+    __str__ = Exception.__str__  # the message, not KeyError's quoted repr
+
+
+class ConnectionStringError(ConfigError):
+    """The storage connection string (``--store`` / ``WIFGUARD_STORAGE``) cannot be parsed."""
 
 
 class BackupVerificationError(StoreError):
@@ -238,6 +246,15 @@ def _action_row_prefix(ts: datetime) -> str:
 # -- the store ---------------------------------------------------------------------------------
 
 
+def table_service(conn: str) -> TableServiceClient:
+    """A Table service client for a (normalized) connection string; a malformed one is a
+    :class:`ConnectionStringError` (the SDK says ``ValueError``, like for any other bad value)."""
+    try:
+        return TableServiceClient.from_connection_string(conn)
+    except ValueError as exc:
+        raise ConnectionStringError(str(exc), where="--store / WIFGUARD_STORAGE") from exc
+
+
 class Store:
     """Async access to the wifguard tables. Create once, reuse, and close (``async with``)."""
 
@@ -295,11 +312,14 @@ class Store:
         from azure.storage.blob.aio import BlobServiceClient
 
         conn = cls.normalize_connection_string(conn)
-        tables = TableServiceClient.from_connection_string(conn)
+        tables = table_service(conn)
         parts = {k.strip().lower() for k, _, _ in (p.partition("=") for p in conn.split(";")) if k}
         blobs: BlobServiceClient | None = None
         if "blobendpoint" in parts or "tableendpoint" not in parts:
-            blobs = BlobServiceClient.from_connection_string(conn)
+            try:
+                blobs = BlobServiceClient.from_connection_string(conn)
+            except ValueError as exc:
+                raise ConnectionStringError(str(exc), where="--store / WIFGUARD_STORAGE") from exc
         return cls(tables, blobs, prefix=prefix)
 
     @classmethod
@@ -590,7 +610,7 @@ class Store:
         for attempt in range(MAX_ATTEMPTS):
             e = await self._find_entity(fingerprint, identity_id)
             if e is None:
-                raise KeyError(f"no finding with fingerprint {fingerprint}")
+                raise RecordNotFound(f"no finding with fingerprint {fingerprint}")
             entity = _props(e)
             change(entity)
             try:
@@ -991,14 +1011,14 @@ class Store:
         try:
             await self._backups.update_entity(patch, mode=UpdateMode.MERGE, **kwargs)
         except ResourceNotFoundError:
-            raise KeyError(f"no backup {backup_id}") from None
+            raise RecordNotFound(f"no backup {backup_id}") from None
         except HttpResponseError as exc:
             if exc.status_code == 412:
                 raise ConcurrencyError(f"backup {backup_id} was changed by someone else") from exc
             raise
         stored = await self.get_backup(backup_id)
         if stored is None:
-            raise KeyError(f"no backup {backup_id}")
+            raise RecordNotFound(f"no backup {backup_id}")
         return stored
 
     # -- action log ------------------------------------------------------------------------
