@@ -9,14 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from wifguard.errors import InputError
 from wifguard.rules import Rule
 
 START = "<!-- rules-table:start (generated from rules/*.yaml by `wifguard rules docs --readme README.md`) -->"
 END = "<!-- rules-table:end -->"
-
-
-class DocsError(ValueError):
-    """The README has no (or a broken) pair of rule-table markers."""
 
 
 def _cell(text: str) -> str:
@@ -38,6 +35,8 @@ def with_table(readme: str, table: str) -> str:
     """``readme`` with the text between the markers replaced by ``table``."""
     start, end = readme.find(START), readme.find(END)
     if start < 0 or end < 0 or end < start or readme.count(START) != 1 or readme.count(END) != 1:
-        raise DocsError(f"the README needs exactly one pair of markers:\n{START}\n{END}")
+        # An input problem (the README someone passed), not a new kind of error.
+        raise InputError(f"the README needs exactly one pair of markers: {START} ... {END}",
+                         what="rule-table markers missing or broken")
     head = readme[: start + len(START)]
     return f"{head}\n{table}{readme[end:]}"

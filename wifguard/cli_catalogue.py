@@ -139,7 +139,8 @@ def rules_docs(
     check: Annotated[bool, typer.Option("--check", help="With --readme: only report drift (exit 1).")] = False,
 ) -> None:
     """The README's rule table, generated from the shipped rule files (printed, or written into --readme)."""
-    from wifguard.catalogue_docs import DocsError, rules_table, with_table
+    from wifguard.catalogue_docs import rules_table, with_table
+    from wifguard.errors import InputError
     from wifguard.package_data import rules_dir
     from wifguard.rules import RuleError, load_rules
 
@@ -157,7 +158,7 @@ def rules_docs(
     try:
         current = readme.read_text(encoding="utf-8")
         updated = with_table(current, table)
-    except (OSError, DocsError) as exc:
+    except (OSError, InputError) as exc:
         typer.echo(f"wifguard: {readme}: {exc} (rules docs)", err=True)
         raise typer.Exit(2) from None
     if updated == current:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from wifguard.catalogue_docs import END, START, DocsError, rules_table, with_table
+from wifguard.catalogue_docs import END, START, rules_table, with_table
+from wifguard.errors import InputError
 from wifguard.package_data import rules_dir
 from wifguard.rules import load_rules
 
@@ -39,9 +40,9 @@ def test_table_has_one_row_per_rule_with_severity_attack_and_fires_when() -> Non
 
 
 def test_markers_are_required(tmp_path: Path) -> None:
-    with pytest.raises(DocsError):
+    with pytest.raises(InputError):
         with_table("# no markers\n", "| t |\n")
-    with pytest.raises(DocsError):
+    with pytest.raises(InputError):
         with_table(f"{END}\n{START}\n", "| t |\n")
 
 
