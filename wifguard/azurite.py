@@ -74,7 +74,7 @@ def _wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float) -> None
 
 
 @contextmanager
-def run_azurite(data_dir: Path | None = None, timeout: float = 30.0) -> Iterator[Azurite]:
+def run_azurite(data_dir: Path | None = None, timeout: float = 120.0) -> Iterator[Azurite]:
     """Run Azurite (blob, queue, table) until the block exits."""
     own_dir = data_dir is None
     folder = Path(tempfile.mkdtemp(prefix="wifguard-azurite-")) if data_dir is None else data_dir

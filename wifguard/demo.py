@@ -72,6 +72,30 @@ async def _services() -> Any:
         yield az, sim
 
 
+def _told(result: Any) -> str:
+    """Messages a run delivered per channel, and to how many identities."""
+    sent: dict[str, set[str]] = {}
+    idents: dict[str, set[str]] = {}
+    for n in result.notifications:
+        for d in n.get("channels", []):
+            if d.get("ok") and "identity" in n:
+                sent.setdefault(d["channel"], set()).add(d.get("notification_id", ""))
+                idents.setdefault(d["channel"], set()).add(str(n["identity"].get("id", "")).lower())
+    return ", ".join(f"{ch}: {len(ids)} message(s) to {len(idents[ch])} identities"
+                     for ch, ids in sorted(sent.items())) or "nothing new"
+
+
+def _sent(received: list[Any], note: dict[str, Any], key: str) -> Any:
+    """The message that was actually delivered for a notification (its identity's grouped one)."""
+    ids = {d.get("notification_id") for d in note.get("channels", [])}
+    for m in received:
+        mid = m.get(key) if key == "notificationId" else (m.get(key) or {}).get("event_payload", {}).get(
+            "notification_id")
+        if mid in ids:
+            return m
+    return None
+
+
 def _events_table(result: Any, title: str) -> Table:
     t = Table(title=title)
     for col in ("event id", "status", "reason"):
@@ -131,12 +155,15 @@ async def _run(c: Console, out: Path) -> None:
             recorded = await r.record_sweep(rep.evaluations, RunResult(), all_identity_ids=rep.result.all_identity_ids,
                                             external=rep.external)
             c.print(f"store: {recorded.recorded}")
+            c.print(f"owners told: {_told(recorded)} (one message per identity per channel, worst finding first), "
+                    "plus one digest per channel")
             again = await r.record_sweep(rep.evaluations, RunResult())
             c.print(f"sweep recorded again: {again.recorded} (same fingerprints: no new rows, no new notifications)")
 
             _step(c, 3, "Replay Entra audit-log records through the Event Hub function's code")
             audit = await process_audit_bodies(r, [AUDIT.read_bytes()])
             c.print(_events_table(audit, "audit-log records"))
+            c.print(f"owners told: {_told(audit)} (one message per identity per channel for the whole batch)")
             if audit.findings:
                 c.print(render_table(audit.findings, title="findings from the audit records"))
             dup = await process_audit_bodies(r, [AUDIT.read_bytes()])
@@ -149,12 +176,14 @@ async def _run(c: Console, out: Path) -> None:
 
             _step(c, 5, "What owners got: Teams card and Slack message")
             c.print(f"delivered so far: {len(hooks.received['teams'])} Teams cards (critical/high), "
-                    f"{len(hooks.received['slack'])} Slack messages (routing in {CONFIG.name})")
-            notes = audit.notifications + eg.notifications
+                    f"{len(hooks.received['slack'])} Slack messages, digests included (routing in {CONFIG.name})")
+            notes = [n for n in audit.notifications + eg.notifications if "severity" in n]
             if notes:
                 top = max(notes, key=lambda n: ["info", "low", "medium", "high", "critical"].index(n["severity"]))
-                (out / "teams-card.json").write_text(json.dumps(top["messages"]["teams"], indent=2))
-                (out / "slack-message.json").write_text(json.dumps(top["messages"]["slack"], indent=2))
+                for kind, key, name in (("teams", "notificationId", "teams-card.json"),
+                                        ("slack", "metadata", "slack-message.json")):
+                    (out / name).write_text(json.dumps(_sent(hooks.received[kind], top, key) or top["messages"][kind],
+                                                       indent=2))
                 c.print(f"the {top['severity']} {top['rule_id']} notification for {top['identity']['name']} "
                         f"(owners: {', '.join(top['owners']) or 'none'}) is in {out / 'teams-card.json'} and "
                         f"{out / 'slack-message.json'}")

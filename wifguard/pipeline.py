@@ -13,7 +13,6 @@ import asyncio
 import contextvars
 import logging
 import os
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,12 +28,16 @@ from wifguard.inventory.tenant import CredentialWriter, Inventory
 from wifguard.model import Change, ChangeKind, Finding, IdentityKind, ModelError, TrustContext
 from wifguard.notify import Notice, NoticeKind, NotifyConfig, compose, privileges_of
 from wifguard.notify.compose import event_id
+from wifguard.notify.dispatch import (
+    NOTIFY_IN_FLIGHT as NOTIFY_IN_FLIGHT,  # re-exported: what a crash re-sends
+)
+from wifguard.notify.dispatch import Dispatch, Dispatcher, RunNotices
 from wifguard.permission_health import record_denied
 from wifguard.quarantine import Quarantiner
 from wifguard.requarantine import QuarantineGuard
 from wifguard.store import EvaluationScope, RecordResult, Store
 from wifguard.store.ledger import Claim, EventKey, EventLedger
-from wifguard.store.outbox import SENT, Outbox
+from wifguard.store.outbox import Outbox
 
 log = logging.getLogger("wifguard.pipeline")
 RECORD_CONCURRENCY = 16
@@ -44,10 +47,12 @@ COMPOSED_CHANNELS = ("teams", "slack")
 # True while a batch of trigger payloads is processed (notices then say they came from an event).
 _EVENT_PATH: contextvars.ContextVar[bool] = contextvars.ContextVar("wifguard_event_path", default=False)
 REPORT_PROFILES = 25  # riskiest identities whose owners and privilege the sweep summary keeps
-#: notifications between "sent" and "marked sent" at any moment: what a crash may send twice
-NOTIFY_IN_FLIGHT = 4
-#: after an outbox write failed, no notification is sent for this long (they stay pending)
-OUTBOX_PAUSE_S = 10.0
+# The notices of the run (event batch, sweep) in progress: grouped chat messages wait for its end.
+_RUN_NOTICES: contextvars.ContextVar[RunNotices | None] = contextvars.ContextVar("wifguard_run_notices",
+                                                                               default=None)
+# The event record being processed (its notices name it, so it is done only once they are sent).
+_CURRENT_EVENT: contextvars.ContextVar[EventKey | None] = contextvars.ContextVar("wifguard_current_event",
+                                                                                default=None)
 
 
 @dataclass
@@ -126,9 +131,8 @@ class Responder:
                                        frozenset(i for i in responder_ids if i), actor)
         self.guard = QuarantineGuard(store, self.writer, engine, actor)
         self.ledger = EventLedger(store, owner=f"{actor}:{os.getpid()}")
-        self._in_flight = asyncio.Semaphore(NOTIFY_IN_FLIGHT)
-        self._outbox_down_until = 0.0
         self.outbox = Outbox(store)
+        self.dispatcher = Dispatcher(self.outbox)
         self._http: Any = None
         self._notifier: Any = None
         self._change_rules = frozenset(r.id for r in engine.rules if r.spec.applies_to == "change")
@@ -205,17 +209,38 @@ class Responder:
                     slots[i] = await self._one(decoded[i], result, prefetched, claim, k, settle)
                     await settle.flush(self.ledger, result, eager=False)
 
-        token = _EVENT_PATH.set(True)  # the lanes' tasks copy this context
+        run = RunNotices()  # the batch is one run: each identity's chat notices go out together at its end
+        token, run_token = _EVENT_PATH.set(True), _RUN_NOTICES.set(run)  # the lanes' tasks copy this context
         try:
             await asyncio.gather(*(lane(ix) for ix in lanes.values()))
         finally:
+            _RUN_NOTICES.reset(run_token)
             _EVENT_PATH.reset(token)
+        await self._finish_notices(run, decoded, keys, slots, result, settle)
         result.events += [e for e in slots if e is not None]
         await settle.flush(self.ledger, result, eager=True)
         if settle.unparked:
             raise BatchNotDurable(f"{len(settle.unparked)} record(s) could be neither processed nor parked "
                                   f"(first: {settle.unparked[0]})", result)
         return result
+
+    async def _finish_notices(self, run: RunNotices, decoded: Sequence[Decoded], keys: Mapping[int, EventKey],
+                              slots: list[EventResult | None], result: RunResult, settle: _Settlement) -> None:
+        """Send the batch's grouped notices; then its records that waited for them are done, except
+        those whose notices could not be written to the outbox: parked (transient), so that they
+        are processed, and notified, again."""
+        held = await self._flush(run, result)
+        index = {k: i for i, k in keys.items()}
+        for k in settle.waiting:
+            if k not in held:
+                settle.done.append(k)
+                continue
+            d = decoded[index[k]]
+            reason = "processing failed (transient): its notifications could not be written to the outbox"
+            ok = await self._park(d, reason, k, True, result, settle)
+            slots[index[k]] = EventResult(d.id, "rejected" if ok else "failed",
+                                          reason if ok else f"could not park: {reason}", d.source)
+        settle.waiting.clear()
 
     async def _prefetch(self, decoded: Sequence[Decoded], result: RunResult) -> dict[str, TrustContext | None]:
         """Read the app registrations of a batch together (a handful of $batch calls and one
@@ -255,6 +280,7 @@ class Responder:
             return EventResult(d.id, "duplicate", "already processed", d.source)
         if claim is Claim.BUSY:
             return EventResult(d.id, "duplicate", "being processed by another worker", d.source)
+        event_token = _CURRENT_EVENT.set(key)  # notices it queues wait for the batch's end with it
         try:
             await self._process(d.changes, result, prefetched)
         except Exception as exc:
@@ -275,7 +301,11 @@ class Responder:
             if await self._park(d, reason, key, transient, result, settle):
                 return EventResult(d.id, "rejected", reason, d.source)
             return EventResult(d.id, "failed", reason, d.source)
-        settle.done.append(key)
+        finally:
+            _CURRENT_EVENT.reset(event_token)
+        run = _RUN_NOTICES.get()
+        # Done once its notifications are sent (the batch's end) when some wait for it.
+        (settle.waiting if run is not None and run.waits_for(key) else settle.done).append(key)
         reason = "; ".join([_describe(d.changes), *result.notes.get(d.id, [])]) + (
             " (retried: an earlier attempt did not finish)" if claim is Claim.RETAKEN else "")
         return EventResult(d.id, "processed", reason, d.source)
@@ -522,90 +552,63 @@ class Responder:
     async def notify(self, ctx: TrustContext, findings: Sequence[Finding], result: RunResult, *,
                      kind: NoticeKind = NoticeKind.NEW, restore_hint: str | None = None, mark: bool = True,
                      sequence: int = 0) -> int:
-        """Send notices through the outbox: each has a stable id (fingerprint + kind), is written
-        as pending before it is sent and marked sent after; one already sent is not sent again.
-        When the outbox cannot be written nothing is sent (the finding stays due). Returns how
-        many notices were held back for that reason."""
+        """Send notices through the outbox (``wifguard.notify.dispatch``): each has a stable id
+        (fingerprint + kind), is written as pending before it is sent and marked sent after; one
+        already sent is not sent again. Within a run (an event batch, a sweep) grouped chat
+        channels wait for the run's end: one message per identity per channel. When the outbox
+        cannot be written nothing is sent (the finding stays due). Returns how many notices were
+        held back for that reason."""
         privileges = privileges_of(ctx, frozenset(g.lower() for g in self.engine.config.privileged_roles))
         notices = [Notice(f, ctx.owners or (), self.tenant_id, kind, identity=ctx.identity,
                           restore_hint=restore_hint, owners_known=ctx.owners is not None, sequence=sequence,
                           privileges=privileges, source="event" if _EVENT_PATH.get() else "")
                    for f in findings]
-        sent: dict[str, list[Any]] = {}
-        held = [0]
-        if self.notify_config.channels:
-            sent = await self._send_through_outbox(notices, mark, result, held)
-        for n in notices:
-            fp = n.finding.fingerprint
-            entry: dict[str, Any] = {
-                "id": event_id(n),
-                "fingerprint": fp,
-                "rule_id": n.finding.rule_id,
-                "severity": n.finding.severity.label,
-                "kind": n.kind.value,
-                "identity": dict(n.finding.identity),
-                "owners": [o.user_principal_name or o.mail or o.id for o in n.owners],
-                "channels": [d.to_dict() for d in sent.get(fp, [])],
-            }
-            if self.compose_messages:
-                # Replay and the demo show what would be sent even with no channel configured.
-                entry["messages"] = {ct: compose(n, ct) for ct in COMPOSED_CHANNELS}
-            result.notifications.append(entry)
-        return held[0]
+        if not self.notify_config.channels:
+            for n in notices:
+                self._report(n, [], result)
+            return 0
+        run = _RUN_NOTICES.get()
+        own = RunNotices() if run is None else run
+        done = await self.dispatcher.queue(self.notifier(), notices, own, mark=mark, origin=_CURRENT_EVENT.get(),
+                                           errors=result.errors)
+        await self._settle(done, result)
+        held = len(done.held)
+        if run is None:  # not within a run: this call is the run
+            held += len(await self._flush(own, result))
+        return held
 
-    async def _send_through_outbox(self, notices: Sequence[Notice], mark: bool, result: RunResult,
-                                   held: list[int]) -> dict[str, list[Any]]:
-        notifier = self.notifier()
-        by_identity: dict[str, list[Notice]] = {}
-        for n in notices:
-            by_identity.setdefault(str(n.finding.identity.get("id", "")), []).append(n)
-        out: dict[str, list[Any]] = {}
+    async def _flush(self, run: RunNotices, result: RunResult) -> set[Any]:
+        """Send what a run queued (one message per identity per channel); the event records whose
+        notifications could not be written to the outbox."""
+        if not len(run):
+            return set()
+        done = await self.dispatcher.flush(self.notifier(), run, result.errors)
+        await self._settle(done, result)
+        return {o for q in done.held for o in q.origins} | ({None} if any(not q.origins for q in done.held) else set())
 
-        async def one(ident: str, n: Notice, entry: Any) -> None:
-            fp, nid = n.finding.fingerprint, event_id(n)
-            deliveries: list[Any] = []  # delivered before (e.g. reopened by a fault): never again
-            if entry.state != SENT:
-                channels = [c for c in notifier.route(n) if c not in entry.channels_sent]
-                # send + outbox mark under one slot: a crash re-sends at most NOTIFY_IN_FLIGHT
-                async with self._in_flight:
-                    if time.monotonic() < self._outbox_down_until:
-                        # a mark just failed (store outage): sending more now would only be sent again
-                        result.errors.append(f"{nid}: not sent while the outbox cannot be written; still pending")
-                        held[0] += 1
-                        return
-                    deliveries = list(await asyncio.gather(*(notifier.send(n, c) for c in channels)))
-                    sent_ok = await self._mark_outbox(ident, entry, deliveries, result)
-            else:
-                sent_ok = True
-            out[fp] = deliveries
-            if sent_ok:
-                await self._bookkeep(fp, nid, deliveries, mark, result)
+    async def _settle(self, done: Dispatch, result: RunResult) -> None:
+        for o in done.outcomes:
+            if o.recorded:
+                await self._bookkeep(o.notice.finding.fingerprint, event_id(o.notice), o.deliveries, o.mark, result)
+            self._report(o.notice, o.deliveries, result)
+        for q in done.held:
+            self._report(q.notice, q.deliveries, result)
 
-        jobs = []
-        for ident, group in by_identity.items():
-            try:
-                entries = await self.outbox.begin(ident, [(event_id(n), n.finding.fingerprint, n.kind.value)
-                                                          for n in group])
-            except Exception as exc:
-                self._outbox_down_until = time.monotonic() + OUTBOX_PAUSE_S
-                result.errors.append(f"outbox unavailable: {len(group)} notification(s) of {ident} not sent, "
-                                     f"still pending: {_short(exc)}")
-                held[0] += len(group)
-                continue
-            jobs += [one(ident, n, entries.get(event_id(n))) for n in group]
-        await asyncio.gather(*jobs)
-        return out
-
-    async def _mark_outbox(self, ident: str, entry: Any, sent: list[Any], result: RunResult) -> bool:
-        """The channels that took the notification; sent when all did. False: the mark failed."""
-        try:
-            await self.outbox.mark(ident, entry, [d.channel for d in sent if d.ok], complete=all(d.ok for d in sent))
-            return True
-        except Exception as exc:
-            self._outbox_down_until = time.monotonic() + OUTBOX_PAUSE_S
-            result.errors.append(f"outbox mark for {entry.id} failed (it may be sent again, same id): "
-                                 f"{_short(exc)}")
-            return False
+    def _report(self, n: Notice, deliveries: Sequence[Any], result: RunResult) -> None:
+        entry: dict[str, Any] = {
+            "id": event_id(n),
+            "fingerprint": n.finding.fingerprint,
+            "rule_id": n.finding.rule_id,
+            "severity": n.finding.severity.label,
+            "kind": n.kind.value,
+            "identity": dict(n.finding.identity),
+            "owners": [o.user_principal_name or o.mail or o.id for o in n.owners],
+            "channels": [d.to_dict() for d in deliveries],
+        }
+        if self.compose_messages:
+            # Replay and the demo show what would be sent even with no channel configured.
+            entry["messages"] = {ct: compose(n, ct) for ct in COMPOSED_CHANNELS}
+        result.notifications.append(entry)
 
     async def _bookkeep(self, fp: str, nid: str, sent: list[Any], mark: bool, result: RunResult) -> None:
         """Delivered (or nothing to deliver to): notified on the finding. Failed: kept pending for
@@ -627,12 +630,12 @@ class Responder:
         """Deliveries that failed earlier are retried on the next run, never dropped."""
         if not self.notify_config.channels:
             return
-        pending = await self.store.pending_notifications(limit=500)
-        for rec in pending:
-            f = rec.to_finding()
-            ident = rec.identity
-            ctx = TrustContext(identity=_identity_from_ref(ident))
-            await self.notify(ctx, [f], result)
+        by_identity: dict[str, list[Any]] = {}
+        for rec in await self.store.pending_notifications(limit=500):
+            by_identity.setdefault(rec.identity_id.lower(), []).append(rec)
+        for recs in by_identity.values():  # one identity's together: one message per channel
+            ctx = TrustContext(identity=_identity_from_ref(recs[0].identity))
+            await self.notify(ctx, [r.to_finding() for r in recs], result)
 
     def _begin_run(self) -> None:
         """Per-run notifier state (circuit breakers, warnings) starts afresh in a warm worker."""
@@ -670,16 +673,23 @@ class Responder:
                 except Exception as exc:
                     result.errors.append(f"{ctx.identity.name}: recording failed: {exc}")
 
-        await asyncio.gather(*(one(c, e) for c, e in evaluations))
-        if all_identity_ids is not None:
-            # Identities that vanished since the last sweep: their findings resolve.
-            present = {i.lower() for i in all_identity_ids}
-            stale = {r.identity_id for r in await self.store.query(status=("open", "quarantined"))
-                     if r.identity_id.lower() not in present}
-            for ident_id in sorted(stale):
-                result.add_record(await self.store.record(ident_id, [], scope=self.scope(True)))
-        await self.retry_pending(result)
-        await self.send_reminders(result)
+        # The sweep is one run: each identity's chat notices go out together at its end.
+        run = RunNotices()
+        token = _RUN_NOTICES.set(run)
+        try:
+            await asyncio.gather(*(one(c, e) for c, e in evaluations))
+            if all_identity_ids is not None:
+                # Identities that vanished since the last sweep: their findings resolve.
+                present = {i.lower() for i in all_identity_ids}
+                stale = {r.identity_id for r in await self.store.query(status=("open", "quarantined"))
+                         if r.identity_id.lower() not in present}
+                for ident_id in sorted(stale):
+                    result.add_record(await self.store.record(ident_id, [], scope=self.scope(True)))
+            await self.retry_pending(result)
+            await self.send_reminders(result)
+        finally:
+            _RUN_NOTICES.reset(token)
+        await self._flush(run, result)  # held ones stay due on their findings (the next run's retry)
         if all_identity_ids is not None:
             await self.send_digest(result, identities_checked=len({i.lower() for i in all_identity_ids}),
                                    contexts=[c for c, _ in evaluations], post=notify)
@@ -756,6 +766,7 @@ class _Settlement:
 
     done: list[EventKey] = field(default_factory=list)
     parked: list[EventKey] = field(default_factory=list)
+    waiting: list[EventKey] = field(default_factory=list)  # processed; done once the batch's notices are sent
     unparked: list[str] = field(default_factory=list)
     failed: bool = False
 

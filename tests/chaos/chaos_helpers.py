@@ -181,7 +181,8 @@ def receiver() -> Iterator[Receiver]:
         def do_POST(self) -> None:
             data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             try:
-                event_id = str(json.loads(data).get("id"))
+                msg = json.loads(data)  # a CloudEvent's id, or a Teams message's notificationId
+                event_id = str(msg.get("id") or msg.get("notificationId"))
             except ValueError:  # the sender was killed mid-request: nothing was delivered
                 return
             with rec.lock:

@@ -73,12 +73,20 @@ async def test_failed_delivery_is_retried_next_run_and_sent_once(env: dict[str, 
         second = await r.record_sweep(rep.evaluations, RunResult())
         assert second.recorded["new"] == 0
         delivered = [json.dumps(m) for m in hook.received]
-        assert len(hook.received) == len(critical)  # each critical finding exactly once
+        # each critical finding exactly once: one message per identity carries all of its findings
+        told = {f.identity["id"].lower() for f in rep.findings if f.fingerprint in critical}
+        assert len(hook.received) == len(told)
+        carried = {c["fingerprint"]: c["notification_id"] for n in second.notifications for c in n["channels"]
+                   if c["ok"]}
+        assert set(carried) == critical and len(set(carried.values())) == len(told)
+        assert {m["notificationId"] for m in hook.received} == set(carried.values())
+        # the messages that failed are sent again under the same ids (the outbox kept them pending)
+        assert {c["notification_id"] for c in failed} == set(carried.values())
         assert all("adaptive" in d for d in delivered)
         assert {x.fingerprint for x in await r.store.pending_notifications()} & critical == set()
 
         third = await r.record_sweep(rep.evaluations, RunResult())
-        assert third.notifications == [] and len(hook.received) == len(critical)
+        assert third.notifications == [] and len(hook.received) == len(told)
         assert any(f.identity["id"] == PAYMENTS for f in rep.findings if f.fingerprint in critical)
     finally:
         await r.close()

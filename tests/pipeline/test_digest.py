@@ -71,13 +71,19 @@ async def test_demo_sweep_sends_one_message_per_identity_per_channel_and_one_dig
             "slack": Counter(slack_identity(m) for m in hooks.received["slack"])}
     for channel, per_identity in sent.items():
         assert per_identity["digest"] == 1, channel
-        assert len(per_identity) >= 3, channel  # several identities were told
-        # (One message per identity per channel holds for Notifier.notify, see test_notify_delivery;
-        # the outbox path still sends each notice with its own id.)
+        assert max(per_identity.values()) == 1, (channel, per_identity)
+        assert len(per_identity) >= 3, channel  # several identities were told, each once
     # Every finding is accounted for: grouped messages still deliver (and record) each finding.
     delivered = {d["fingerprint"] for n in result.notifications for d in n.get("channels", []) if d.get("ok")}
     notified = {n["fingerprint"] for n in result.notifications if "fingerprint" in n}
     assert notified and notified <= delivered
+    assert await r.store.pending_notifications() == []
+    # The grouped message leads with the identity's worst finding and lists the others.
+    grouped = [m for m in hooks.received["slack"] if "(+" in m["text"]]
+    assert grouped, "expected at least one identity with several findings"
+    # Each message carries its own stable id, the one its findings' deliveries recorded.
+    ids = {d["notification_id"] for n in result.notifications for d in n.get("channels", [])}
+    assert {m["notificationId"] for m in hooks.received["teams"] if teams_identity(m) != "digest"} <= ids
 
     # The digest: counts, changes, riskiest identities, in both formats.
     (teams_digest,) = [m for m in hooks.received["teams"] if teams_identity(m) == "digest"]
@@ -111,6 +117,47 @@ async def test_event_replay_groups_per_identity(demo: Any) -> None:
     for channel, ident in (("teams", teams_identity), ("slack", slack_identity)):
         per_identity = Counter(ident(m) for m in hooks.received[channel])
         assert "digest" not in per_identity  # digests come from sweeps only
+        assert per_identity and max(per_identity.values()) == 1, (channel, per_identity)
+
+
+def _again(record: dict[str, Any], n: int) -> dict[str, Any]:
+    """The same credential change as another audit record (its own id, time and actor)."""
+    out = json.loads(json.dumps(record))
+    rid = f"Directory_{uuid.UUID(int=n)}_again"
+    out["correlationId"] = out["properties"]["correlationId"] = str(uuid.UUID(int=n))
+    out["properties"]["id"] = rid
+    out["time"] = out["properties"]["activityDateTime"] = f"2026-11-20T0{n}:00:00Z"
+    out["properties"]["initiatedBy"]["user"] = {"id": str(uuid.UUID(int=1000 + n)), "displayName": None,
+                                                "userPrincipalName": f"temp{n}@contoso.com", "roles": []}
+    return out
+
+
+async def test_event_batch_touching_one_identity_several_times_sends_it_one_message(demo: Any) -> None:
+    """Records about one identity in one batch: one message per identity per channel carries every
+    new finding of the batch; each record is done only once its identity's message went out."""
+    from wifguard.runtime import process_audit_bodies
+
+    r, hooks, _ = demo
+    records = json.loads(AUDIT.read_bytes())["records"]
+    payments = records[0]
+    target = payments["properties"]["targetResources"][0]["id"].lower()
+    batch = [payments, _again(payments, 1), records[1], _again(payments, 2)]
+    result = await process_audit_bodies(r, [json.dumps({"records": batch}).encode()])
+    assert [e.status for e in result.events] == ["processed"] * 4, result.events
+    about = {n["fingerprint"] for n in result.notifications if n["identity"]["id"].lower() == target}
+    assert len(about) >= 3  # several new findings about it, from several records
+    for channel, ident in (("teams", teams_identity), ("slack", slack_identity)):
+        per_identity = Counter(ident(m) for m in hooks.received[channel])
+        assert per_identity[target] == 1, (channel, per_identity)
+        assert max(per_identity.values()) == 1, (channel, per_identity)
+    (slack,) = [m for m in hooks.received["slack"] if slack_identity(m) == target]
+    assert f"(+{len(about) - 1} more)" in slack["text"], slack["text"]
+    assert await r.store.pending_notifications() == []
+    # Delivered again (the platform retried the batch): nothing more is sent.
+    before = {k: len(v) for k, v in hooks.received.items()}
+    again = await process_audit_bodies(r, [json.dumps({"records": batch}).encode()])
+    assert {e.status for e in again.events} == {"duplicate"}
+    assert {k: len(v) for k, v in hooks.received.items()} == before
 
 
 async def test_event_findings_below_the_floor_wait_for_the_digest(demo: Any) -> None:

@@ -101,7 +101,9 @@ async def test_fic_put_validation(sim: SimTenant) -> None:
 
 
 async def test_concurrent_fic_writes_on_one_identity_conflict() -> None:
-    with SimTenant.start(seed_with(latency_ms=200)) as sim:
+    # The first write holds the identity for 1.5 s: long enough that the second, sent at the same
+    # time, still overlaps it on a loaded machine.
+    with SimTenant.start(seed_with(arm_fic_write_ms=1500)) as sim:
         base = f"{sim.arm_url}{UAMI_ID}/federatedIdentityCredentials"
 
         def body(i: int) -> dict:

@@ -97,13 +97,14 @@ async def test_sdk_reads_owners(sim: SimTenant) -> None:
 
 
 async def test_sdk_retry_handler_rides_out_a_429() -> None:
-    # 10 RU per 10 s = 1 RU/s; a $select'ed user GET costs 1 RU. The 11th call is throttled with
-    # Retry-After: 1 and kiota's retry handler waits and succeeds.
-    with SimTenant.start(seed_with(graph_resource_units_per_10s=10)) as sim:
+    # 5 RU per 10 s = 0.5 RU/s; a $select'ed user GET costs 1 RU. Eight calls overdraw the bucket
+    # unless they take longer than 6 s (a loaded machine cannot make them that slow): a call is
+    # throttled with Retry-After: 2 and kiota's retry handler waits and succeeds.
+    with SimTenant.start(seed_with(graph_resource_units_per_10s=5)) as sim:
         users = graph_client(sim).users
         from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
         qp = UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(select=["id", "mail"])
         results = [await users.by_user_id("user1@contoso.com").get(
-            request_configuration=RequestConfiguration(query_parameters=qp)) for _ in range(12)]
+            request_configuration=RequestConfiguration(query_parameters=qp)) for _ in range(8)]
         assert all(u.mail == "user1@contoso.com" for u in results)
         assert sim.stats()["throttled"]["graph"] >= 1

@@ -36,11 +36,26 @@ class TokenBucket:
         self.stamp = time.monotonic()
         self._lock = asyncio.Lock()
 
+    def _refill(self) -> None:
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+
+    def observe(self, remaining: float | None, retry_after: float | None) -> None:
+        """Follow what ARM says about the bucket, not only our own count: another client of
+        the same principal, or a smaller real limit, drains it faster than we assume. Without
+        this every throttled request retries on its own schedule and an unlucky one can lose
+        every race until its attempts run out."""
+        self._refill()
+        if remaining is not None:
+            self.tokens = min(self.tokens, remaining)
+        if retry_after is not None:
+            # Everyone queues behind the refusal, in order (asyncio.Lock is FIFO).
+            self.tokens = min(self.tokens, -retry_after * self.rate)
+
     async def take(self) -> float:
         async with self._lock:
-            now = time.monotonic()
-            self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
-            self.stamp = now
+            self._refill()
             self.tokens -= 1
             wait = -self.tokens / self.rate if self.tokens < 0 else 0.0
         if wait > 0:
@@ -70,6 +85,13 @@ def parse_uami_id(resource_id: str) -> tuple[str, str, str]:
     return s, rg, n
 
 
+def _number(value: str | None) -> float | None:
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None  # Retry-After may be an HTTP date; the remaining-reads header still paces
+
+
 def _pacing_policy(client: ArmClient) -> Any:
     from urllib.parse import urlsplit
 
@@ -80,11 +102,19 @@ def _pacing_policy(client: ArmClient) -> Any:
 
         async def send(self, request: Any) -> Any:
             http = request.http_request
+            subscription: str | None = None
             if http.method in ("GET", "HEAD"):
                 parts = urlsplit(http.url).path.strip("/").split("/")
                 if len(parts) >= 2 and parts[0].lower() == "subscriptions":
-                    await client.pace(parts[1])
-            return await self.next.send(request)
+                    subscription = parts[1]
+                    await client.pace(subscription)
+            response = await self.next.send(request)
+            if subscription is not None:
+                headers = response.http_response.headers
+                client.observe(subscription, _number(headers.get("x-ms-ratelimit-remaining-subscription-reads")),
+                               _number(headers.get("Retry-After")) if response.http_response.status_code == 429
+                               else None)
+            return response
 
     return PacingPolicy()
 
@@ -124,13 +154,19 @@ class ArmClient:
         self._buckets: dict[str, TokenBucket] = {}
         self.paced_seconds = 0.0
 
-    async def pace(self, subscription_id: str) -> None:
+    def _bucket(self, subscription_id: str) -> TokenBucket:
         b = self._buckets.get(subscription_id.lower())
         if b is None:
             # A little under the documented limits: requests reach ARM with jitter.
             b = self._buckets[subscription_id.lower()] = TokenBucket(
                 self.conn.arm_reads_bucket * 0.95, self.conn.arm_reads_per_s * 0.9)
-        self.paced_seconds += await b.take()
+        return b
+
+    async def pace(self, subscription_id: str) -> None:
+        self.paced_seconds += await self._bucket(subscription_id).take()
+
+    def observe(self, subscription_id: str, remaining: float | None, retry_after: float | None) -> None:
+        self._bucket(subscription_id).observe(remaining, retry_after)
 
     async def __aenter__(self) -> ArmClient:
         return self

@@ -1,4 +1,5 @@
-"""A stable dedup key in every message: the notification's id (the CloudEvents ``id``).
+"""A stable dedup key in every message: the notification's id (the CloudEvents ``id``), or the
+grouped message's own id when one message carries several findings.
 
 After a crash between a send and its outbox mark, the notification is sent again with the same
 id, so a receiver (a Teams workflow, a Slack app reading message metadata, a SOAR webhook) can
@@ -17,7 +18,7 @@ SLACK_EVENT_TYPE = "wifguard_notification"
 
 
 def with_dedup_key(payload: dict[str, Any], channel_type: ChannelType, notice: Notice) -> dict[str, Any]:
-    nid = event_id(notice)
+    nid = notice.message_id or event_id(notice)
     if channel_type is ChannelType.SLACK:
         return {**payload, "metadata": {"event_type": SLACK_EVENT_TYPE,
                                         "event_payload": {"notification_id": nid}}}

@@ -16,6 +16,7 @@ import logging
 import math
 import random
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -25,7 +26,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from .compose import CLOUDEVENT_CONTENT_TYPE, ChannelType, compose
+from .compose import CLOUDEVENT_CONTENT_TYPE, EVENT_ID_NAMESPACE, ChannelType, compose, event_id
 from .config import ChannelConfig, NotifyConfig, RetryPolicy, route
 from .dedup import with_dedup_key
 from .escape import clean
@@ -56,6 +57,7 @@ class DeliveryResult:
     kind: str = ""
     channel_type: str = ""
     skipped: bool = False  # not attempted (the channel's circuit breaker is open): still pending
+    notification_id: str = ""  # the id the message carried (a grouped message's own id)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -68,7 +70,51 @@ class DeliveryResult:
             "attempts": self.attempts,
             "error": self.error,
             "skipped": self.skipped,
+            "notification_id": self.notification_id,
         }
+
+
+MESSAGE_MAX_NOTICES = 200  # findings one grouped message carries (its outbox row lists their ids)
+CHAT_TYPES = frozenset({ChannelType.TEAMS, ChannelType.SLACK})
+
+
+def message_id(notices: Sequence[Notice]) -> str:
+    """A message's stable id: its notice's own id, or for a grouped message one derived from the
+    ids of every notice it carries (each = fingerprint + kind + reminder sequence), so the same
+    findings grouped again after a crash give the same id and a receiver can drop the copy."""
+    ids = sorted({event_id(n) for n in notices})
+    if len(ids) == 1:
+        return ids[0]
+    return str(uuid.uuid5(EVENT_ID_NAMESPACE, "message:" + ",".join(ids)))
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """What goes to one channel as one message: one notice, or an identity's notices (worst first)."""
+
+    channel: str
+    notices: tuple[Notice, ...]
+    id: str
+    grouped: bool = False  # formed by the grouping rule (chat, new/reminder), even with one notice
+
+    @classmethod
+    def of(cls, channel: str, notices: Iterable[Notice], *, grouped: bool = False, id: str = "") -> Message:
+        ordered = tuple(sorted(notices, key=lambda n: -int(n.finding.severity)))
+        return cls(channel, ordered, id or message_id(ordered), grouped)
+
+    def lead(self) -> Notice:
+        """The notice that is composed: the worst finding leads, the others are listed. Owners
+        and privileges come from a notice that knows them (a retried finding's notice may not)."""
+        head = self.notices[0]
+        known = next((n for n in self.notices if n.owners_known and n.owners), None)
+        if known is not None and not head.owners:
+            head = replace(head, owners=known.owners, owners_known=True)
+        rich = next((n for n in self.notices if n.privileges), None)
+        if rich is not None and not head.privileges:
+            head = replace(head, privileges=rich.privileges)
+        if len(self.notices) > 1:
+            head = replace(head, others=tuple(n.finding for n in self.notices[1:]) + head.others)
+        return replace(head, message_id=self.id) if self.id != event_id(head) else head
 
 
 @dataclass(frozen=True, slots=True)
@@ -400,7 +446,7 @@ class Notifier:
     def route(self, notice: Notice) -> list[str]:
         names = route(notice.finding, self.config)
         if self._digest_only(notice):  # chat channels see it in the next sweep's digest instead
-            names = [c for c in names if self.config.channels[c].type not in (ChannelType.TEAMS, ChannelType.SLACK)]
+            names = [c for c in names if not self.chat(c)]
         return names
 
     def endpoint(self, name: str) -> Endpoint | str:
@@ -497,64 +543,51 @@ class Notifier:
                     ))
             return self._record(await deliver(notice, ep, self._client, publisher=publisher, rng=self._rng))
 
-    async def notify(self, notices: Iterable[Notice]) -> list[DeliveryResult]:
-        """Route and deliver every notice; one result per (notice, channel).
+    def chat(self, channel_name: str) -> bool:
+        ch = self.config.channels.get(channel_name)
+        return ch is not None and ch.type in CHAT_TYPES
 
-        With ``grouping: identity`` (the default), chat channels (Teams, Slack) get one message
-        per identity and notice kind: the worst finding leads and the others are listed ("and N
-        more"); each finding still gets its own result. Machine channels (webhook, Event Grid)
-        always get one event per finding. Quarantine notices are never grouped (each carries its
-        own restore command).
-        """
+    def groupable(self, notice: Notice, channel_name: str) -> bool:
+        """Whether this notice joins its identity's one message on this channel: chat channels
+        with ``grouping: identity``, for new findings and reminders. Machine channels (webhook,
+        Event Grid) get one event per finding; quarantine notices each carry their own restore
+        command."""
+        return (self.config.grouping == "identity" and self.chat(channel_name)
+                and notice.kind in (NoticeKind.NEW, NoticeKind.REMINDER))
+
+    def plan(self, items: Iterable[tuple[Notice, Sequence[str]]]) -> list[Message]:
+        """The messages for routed notices: the one grouping rule. Groupable notices (see
+        :meth:`groupable`) of one identity and kind form one message per channel, worst first;
+        every other (notice, channel) is a message of its own."""
         groups: dict[tuple[str, str, str, int], list[Notice]] = {}
-        for i, n in enumerate(notices):
-            for name in self.route(n):
-                ch = self.config.channels.get(name)
-                chat = ch is not None and ch.type in (ChannelType.TEAMS, ChannelType.SLACK)
-                if chat and self._digest_only(n):
-                    continue  # counted by the next sweep's digest instead
-                groupable = (self.config.grouping == "identity" and chat
-                             and n.kind in (NoticeKind.NEW, NoticeKind.REMINDER))
-                key = (name, n.identity_ref.get("id", "").lower(), n.kind.value, -1 if groupable else i)
-                groups.setdefault(key, []).append(n)
-        sent = await asyncio.gather(*(self._send_group(key[0], ns) for key, ns in groups.items()))
-        return [r for rs in sent for r in rs]
-
-    async def send_many(self, items: Sequence[tuple[Notice, Sequence[str]]]) -> list[list[DeliveryResult]]:
-        """Deliver each notice to the channels given with it (already routed); results aligned
-        with ``items``. Chat channels are grouped per identity and kind as in :meth:`notify`."""
-        groups: dict[tuple[str, str, str, int], list[int]] = {}
         for i, (n, channels) in enumerate(items):
             for name in channels:
-                ch = self.config.channels.get(name)
-                chat = ch is not None and ch.type in (ChannelType.TEAMS, ChannelType.SLACK)
-                if chat and self._digest_only(n):
-                    continue
-                groupable = (self.config.grouping == "identity" and chat
-                             and n.kind in (NoticeKind.NEW, NoticeKind.REMINDER))
-                key = (name, n.identity_ref.get("id", "").lower(), n.kind.value, -1 if groupable else i)
-                groups.setdefault(key, []).append(i)
-        out: list[list[DeliveryResult]] = [[] for _ in items]
-        keys = list(groups)
-        sent = await asyncio.gather(*(self._send_group(k[0], [items[i][0] for i in groups[k]]) for k in keys))
-        for k, results in zip(keys, sent, strict=True):
-            by_fp = {r.fingerprint: r for r in results}
-            for i in groups[k]:
-                out[i].append(by_fp[items[i][0].finding.fingerprint])
+                if self.chat(name) and self._digest_only(n):
+                    continue  # counted by the next sweep's digest instead
+                grouped = self.groupable(n, name)
+                key = (name, n.identity_ref.get("id", "").lower(), n.kind.value, -1 if grouped else i)
+                groups.setdefault(key, []).append(n)
+        out: list[Message] = []
+        for key, ns in groups.items():
+            ordered = sorted(ns, key=lambda n: -int(n.finding.severity))
+            for i in range(0, len(ordered), MESSAGE_MAX_NOTICES):  # a message's row lists its notices
+                out.append(Message.of(key[0], ordered[i:i + MESSAGE_MAX_NOTICES], grouped=key[3] == -1))
         return out
+
+    async def notify(self, notices: Iterable[Notice]) -> list[DeliveryResult]:
+        """Route and deliver every notice (see :meth:`plan`); one result per (notice, channel)."""
+        sent = await asyncio.gather(*(self.deliver_message(m) for m in self.plan((n, self.route(n)) for n in notices)))
+        return [r for rs in sent for r in rs]
 
     def _digest_only(self, n: Notice) -> bool:
         floor = self.config.digest.immediate_min_severity
         return (floor is not None and self.config.digest.enabled and n.source == "event"
                 and n.kind is NoticeKind.NEW and n.finding.severity < floor)
 
-    async def _send_group(self, channel: str, notices: list[Notice]) -> list[DeliveryResult]:
-        ordered = sorted(notices, key=lambda n: -int(n.finding.severity))
-        head = ordered[0]
-        if len(ordered) > 1:
-            head = replace(head, others=tuple(n.finding for n in ordered[1:]) + head.others)
-        res = await self.send(head, channel)
-        return [replace(res, fingerprint=n.finding.fingerprint) for n in ordered]
+    async def deliver_message(self, message: Message) -> list[DeliveryResult]:
+        """Send one message; one result per finding it carries (each with the message's id)."""
+        res = await self.send(message.lead(), message.channel)
+        return [replace(res, fingerprint=n.finding.fingerprint, notification_id=message.id) for n in message.notices]
 
     async def post(self, channel_name: str, payload: Mapping[str, Any], kind: str = "digest") -> DeliveryResult:
         """Deliver a composed body (a digest) to one Teams/Slack/webhook channel, with retries."""

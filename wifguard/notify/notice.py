@@ -78,6 +78,8 @@ class Notice:
     privileges: tuple[Privilege, ...] = ()
     # Where the finding came from: "event" (audit log, Event Grid) or "" (sweeps, retries).
     source: str = ""
+    # The id of the message this notice leads (a grouped message's own id); "": the notice's own.
+    message_id: str = ""
     # Chat user ids of owners (lower-cased UPN/mail -> Slack member id), filled at delivery.
     chat_ids: Mapping[str, str] = field(default_factory=dict)
 
