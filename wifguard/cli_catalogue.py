@@ -6,7 +6,9 @@ given config (its overrides applied), so `rules list --config FILE` shows what a
 
 from __future__ import annotations
 
+import functools
 import json
+import textwrap
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -86,7 +88,8 @@ def rules_show(
     format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.table,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to a file.")] = None,
 ) -> None:
-    """One rule in full: severity, action, description, remediation, references, condition."""
+    """One rule in full: severity, action, when it fires, triage, remediation, false positives, ATT&CK
+    techniques, references, condition."""
     from wifguard.cli import write_text
 
     engine = _engine(config)
@@ -95,20 +98,35 @@ def rules_show(
         known = ", ".join(sorted(r.id for r in engine.all_rules))
         typer.echo(f"wifguard: no rule {rule_id!r} (rules show); known: {known}", err=True)
         raise typer.Exit(2)
+    from wifguard.rule_lint import attack_techniques, attack_url
+
+    s = rule.spec
+    names = attack_techniques()
     row = rule_row(engine, rule)
-    row.update({"description": rule.spec.description, "remediation": rule.spec.remediation,
-                "message": rule.spec.message, "condition": rule.spec.condition})
+    row.update({"description": s.description, "fires_when": " ".join(s.fires_when.split()),
+                "severity_note": s.severity_note, "remediation": " ".join(s.remediation.split()),
+                "triage": " ".join(s.triage.split()), "false_positives": list(s.false_positives),
+                "attack": [{"id": t, "name": names.name(t), "url": attack_url(t)} for t in s.attack],
+                "message": s.message, "condition": s.condition})
     if format is ListFormat.json:
         write_text(json.dumps(row, indent=2, ensure_ascii=False), output)
         return
+    wrap = functools.partial(textwrap.fill, width=100, initial_indent="  ", subsequent_indent="  ")
     lines = [f"{row['id']}  {row['title']}", f"severity: {row['severity']}   action: {row['action']}   "
              f"category: {row['category']}   applies to: {row['applies_to']}   enabled: {row['enabled']}"]
-    if row["description"]:
-        lines += ["", row["description"].strip()]
-    lines += ["", "remediation:", row["remediation"].strip(), "", "condition:", row["condition"].strip()]
+    if row["severity_note"]:
+        lines.append(f"default severity: {row['severity_note']}")
+    for label, text in (("fires when", row["fires_when"]), ("description", row["description"].strip()),
+                        ("triage", row["triage"]), ("remediation", row["remediation"])):
+        if text:
+            lines += ["", f"{label}:", wrap(text)]
+    if row["false_positives"]:
+        lines += ["", "false positives:", *[wrap(f"- {' '.join(fp.split())}") for fp in row["false_positives"]]]
+    if row["attack"]:
+        lines += ["", "MITRE ATT&CK:", *[f"  {a['id']}  {a['name']}  {a['url']}" for a in row["attack"]]]
     if row["references"]:
         lines += ["", "references:", *[f"  {u}" for u in row["references"]]]
-    lines += ["", f"defined in {row['source']}"]
+    lines += ["", "condition:", row["condition"].strip(), "", f"defined in {row['source']}"]
     write_text("\n".join(lines), output)
 
 
