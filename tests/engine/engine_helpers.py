@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from wifguard.config import load_config
@@ -347,3 +351,16 @@ def assert_finding(
         assert ra["scope"] == role_assignment.scope
         assert ra["role"], ra
     assert isinstance(d["fingerprint"], str) and len(d["fingerprint"]) >= 16
+
+
+# -- the command line ---------------------------------------------------------------------------
+REPO = Path(__file__).resolve().parents[2]
+
+
+def wifguard_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m wifguard.cli ARGS`` as a subprocess (this checkout, no WIFGUARD_* settings)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WIFGUARD_")}
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    env["NO_COLOR"] = "1"
+    return subprocess.run([sys.executable, "-m", "wifguard.cli", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120, check=False)

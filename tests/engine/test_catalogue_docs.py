@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from engine_helpers import REPO, wifguard_cli
 
 from wifguard.catalogue_docs import END, START, rules_table, with_table
 from wifguard.errors import InputError
 from wifguard.package_data import rules_dir
 from wifguard.rules import load_rules
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WIFGUARD_")}
-    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-    return subprocess.run([sys.executable, "-m", "wifguard.cli", "rules", "docs", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=120, check=False)
+DOCS = ("rules", "docs")
 
 
 def test_readme_rule_table_is_generated_from_the_rule_files() -> None:
@@ -50,18 +41,18 @@ def test_rules_docs_command_checks_and_rewrites_a_readme(tmp_path: Path) -> None
     readme = tmp_path / "README.md"
     current = (REPO / "README.md").read_text(encoding="utf-8")
     readme.write_text(current, encoding="utf-8")
-    assert _cli(["--readme", "README.md", "--check"], tmp_path).returncode == 0
+    assert wifguard_cli(*DOCS, "--readme", "README.md", "--check", cwd=tmp_path).returncode == 0
 
     # Drift: a hand edit of one row.
     readme.write_text(current.replace("| WIF101 | high |", "| WIF101 | low |"), encoding="utf-8")
-    drift = _cli(["--readme", "README.md", "--check"], tmp_path)
+    drift = wifguard_cli(*DOCS, "--readme", "README.md", "--check", cwd=tmp_path)
     assert drift.returncode == 1 and "differs" in drift.stderr
     assert readme.read_text(encoding="utf-8") != current  # --check writes nothing
-    fixed = _cli(["--readme", "README.md"], tmp_path)
+    fixed = wifguard_cli(*DOCS, "--readme", "README.md", cwd=tmp_path)
     assert fixed.returncode == 0, fixed.stderr
     assert readme.read_text(encoding="utf-8") == current
 
-    printed = _cli([], tmp_path)
+    printed = wifguard_cli(*DOCS, cwd=tmp_path)
     assert printed.returncode == 0 and printed.stdout.startswith("| id | severity | ATT&CK | fires when |")
-    missing = _cli(["--readme", "nope.md"], tmp_path)
+    missing = wifguard_cli(*DOCS, "--readme", "nope.md", cwd=tmp_path)
     assert missing.returncode == 2 and "nope.md" in missing.stderr

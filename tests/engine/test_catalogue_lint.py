@@ -3,22 +3,18 @@ fields: the shipped catalogue is clean, and each check catches what it is for (w
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from engine_helpers import REPO, wifguard_cli
 
 from wifguard.config import load_config
 from wifguard.engine import Engine
 from wifguard.package_data import rules_dir
 from wifguard.rule_lint import attack_techniques, attack_url, lint_rules
 from wifguard.rules import Rule, RuleError, load_rule_file, load_rules, rule_json_schema
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def _rule_yaml(**fields: object) -> str:
@@ -150,16 +146,8 @@ def test_rule_json_schema_names_the_metadata_fields() -> None:
 
 
 # -- the command -------------------------------------------------------------------------------
-def _cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WIFGUARD_")}
-    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-    env["NO_COLOR"] = "1"
-    return subprocess.run([sys.executable, "-m", "wifguard.cli", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=120, check=False)
-
-
 def test_rules_lint_command(tmp_path: Path) -> None:
-    clean = _cli(["rules", "lint"], tmp_path)
+    clean = wifguard_cli("rules", "lint", cwd=tmp_path)
     assert clean.returncode == 0, clean.stderr
     assert f"{len(Engine(load_config()).all_rules)} rules: no problems" in clean.stdout
 
@@ -168,7 +156,7 @@ def test_rules_lint_command(tmp_path: Path) -> None:
     (tmp_path / "cfg.yaml").write_text(textwrap.dedent("""\
         rule_paths: [mine]
         """), encoding="utf-8")
-    bad = _cli(["rules", "lint", "--config", "cfg.yaml"], tmp_path)
+    bad = wifguard_cli("rules", "lint", "--config", "cfg.yaml", cwd=tmp_path)
     assert bad.returncode == 1, bad.stderr
     assert "ACME001" in bad.stdout and "T1999" in bad.stdout and "triage" in bad.stdout
     assert "acme.yaml" in bad.stdout

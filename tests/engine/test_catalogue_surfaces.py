@@ -4,19 +4,16 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import jsonschema
 import pytest
+from engine_helpers import REPO, wifguard_cli
 
 from wifguard.package_data import rules_dir
 from wifguard.rules import load_rule_file, load_rules
 from wifguard.sarif import build_sarif, help_uri
 
-REPO = Path(__file__).resolve().parents[2]
 SCHEMA = REPO / "tests" / "data" / "sarif-schema-2.1.0.json"
 
 
@@ -67,16 +64,8 @@ def test_a_rule_without_metadata_keeps_the_plain_descriptor(tmp_path: Path) -> N
     assert d["help"] == {"text": "Review it.", "markdown": "**Remediation.** Review it."}
 
 
-def _cli(args: list[str]) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WIFGUARD_")}
-    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-    env["NO_COLOR"] = "1"
-    return subprocess.run([sys.executable, "-m", "wifguard.cli", *args], env=env, capture_output=True,
-                          text=True, timeout=120, check=False)
-
-
 def test_rules_show_prints_the_metadata() -> None:
-    out = _cli(["rules", "show", "WIF212"])
+    out = wifguard_cli("rules", "show", "WIF212")
     assert out.returncode == 0, out.stderr
     text = out.stdout
     for heading in ("fires when:", "triage:", "remediation:", "false positives:", "MITRE ATT&CK:",
@@ -86,7 +75,7 @@ def test_rules_show_prints_the_metadata() -> None:
     assert ("  T1195.002  Supply Chain Compromise: Compromise Software Supply Chain  "
             "https://attack.mitre.org/techniques/T1195/002/") in text
 
-    row = json.loads(_cli(["rules", "show", "WIF212", "-f", "json"]).stdout)
+    row = json.loads(wifguard_cli("rules", "show", "WIF212", "-f", "json").stdout)
     assert row["attack"][0] == {"id": "T1195.002", "name": "Supply Chain Compromise: Compromise Software Supply Chain",
                                 "url": "https://attack.mitre.org/techniques/T1195/002/"}
     assert row["false_positives"] and row["triage"] and row["fires_when"] and row["references"]
