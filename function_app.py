@@ -1,7 +1,8 @@
 """wifguard's Azure Functions (Python v2 programming model): triggers only.
 
-Each function decodes nothing itself and decides nothing: it hands its payload to the same
-runtime entry points ``wifguard replay`` uses (``wifguard.runtime``). Importing this module stays
+Each function decides nothing: its payload goes through the trigger's decoder (``handlers/``, the
+same one ``wifguard replay`` finds by source name) into the pipeline (``Responder.handle``); the
+core never imports this module or ``handlers``. Importing this module stays
 cheap: wifguard and the Azure SDKs load on the first invocation, and the Responder (engine,
 Graph/ARM clients, store, notifier) is created once per worker and reused.
 """
@@ -68,11 +69,11 @@ async def audit_logs(events: list[func.EventHubEvent]) -> None:
     processed nor parked, so the host's retry policy delivers the batch again; records already
     done are then duplicates, the others are processed.
     """
+    from handlers.audit_logs import decode_audit_bodies
     from wifguard.pipeline import BatchNotDurable
-    from wifguard.runtime import process_audit_bodies
 
     try:
-        result = await process_audit_bodies(await responder(), [e.get_body() for e in events])
+        result = await (await responder()).handle(decode_audit_bodies([e.get_body() for e in events]))
     except BatchNotDurable as exc:
         _log_result("audit_logs", exc.result)
         log.error("audit_logs: %s; failing the invocation so the batch is delivered again", exc)
@@ -88,11 +89,11 @@ async def resource_events(event: func.EventGridEvent) -> None:
     Fails (raises) when the event could be neither processed nor parked, so Event Grid retries
     it and finally dead-letters it (retry policy and dead-letter container are in infra/).
     """
+    from handlers.event_grid import decode_function_event
     from wifguard.pipeline import BatchNotDurable
-    from wifguard.runtime import process_event_grid
 
     try:
-        result = await process_event_grid(await responder(), [event], function_objects=True)
+        result = await (await responder()).handle([decode_function_event(event)])
     except BatchNotDurable as exc:
         _log_result("resource_events", exc.result)
         log.error("resource_events: %s; failing so that Event Grid retries", exc)
@@ -124,6 +125,7 @@ async def sweep_planner(timer: func.TimerRequest, shards: func.Out[list[str]]) -
 async def _redrive_parked(r: Responder) -> None:
     """Transient parked records (outages, partial reads) go through the pipeline again: a bounded
     number per tick, each after a backoff that doubles with its attempts."""
+    import handlers  # noqa: F401 - registers the decoders the re-drive looks up by source
     from wifguard.redrive import redrive_due
 
     try:

@@ -47,6 +47,7 @@ from handlers.base import (
     type_name,
 )
 from handlers.spans import with_raw
+from wifguard.intake import register_decoder
 from wifguard.model import Actor, Change, ChangeKind, Credential, IdentityKind, ModelError
 
 __all__ = ["decode_audit_bodies", "diff_credentials"]
@@ -72,6 +73,7 @@ class HasBody(Protocol):
 Body = bytes | str | Mapping[str, Any] | list[Any] | HasBody
 
 
+@register_decoder(SOURCE_AUDIT_LOG)
 def decode_audit_bodies(bodies: Iterable[Body] | Body) -> list[Decoded]:
     """Decode Event Hub message bodies (or replay-file content) into one entry per record."""
     return decode_each(as_items(bodies), _decode_body, "body", SOURCE_AUDIT_LOG)

@@ -10,61 +10,41 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, Final
 
 import orjson
 
 from wifguard.errors import DecodeError
-from wifguard.model import Change
 
-ACCEPTED: Final = "accepted"
-IGNORED: Final = "ignored"
-REJECTED: Final = "rejected"
-STATUSES: Final = frozenset({ACCEPTED, IGNORED, REJECTED})
+# The core owns what a decoder returns (the core never imports the adapter layer); re-exported here.
+from wifguard.intake import (
+    ACCEPTED,
+    IGNORED,
+    REJECTED,
+    SOURCE_AUDIT_LOG,
+    SOURCE_EVENT_GRID,
+    STATUSES,
+    Decoded,
+)
 
-SOURCE_AUDIT_LOG: Final = "audit-log"
-SOURCE_EVENT_GRID: Final = "event-grid"
+__all__ = [
+    "ACCEPTED",
+    "EVIDENCE_VALUE_LIMIT",
+    "IGNORED",
+    "REJECTED",
+    "SOURCE_AUDIT_LOG",
+    "SOURCE_EVENT_GRID",
+    "STATUSES",
+    "Decoded",
+    "Malformed",
+    "dumps",
+    "loads",
+    "sha256_id",
+    "truncate",
+]
 
 #: Longest raw property value copied into a change's evidence.
 EVIDENCE_VALUE_LIMIT: Final = 2000
-
-
-@dataclass(frozen=True)
-class Decoded:
-    """The outcome of decoding one input record or event.
-
-    ``id``: audit records use ``properties.id`` (fallback: top-level ``correlationId`` plus the
-    record's index, else a sha256 of the raw record); Event Grid uses the event id (fallback: a
-    sha256 of the raw event). ``status`` is ``accepted`` (``changes`` is non-empty), ``ignored``
-    (not something wifguard cares about) or ``rejected`` (malformed; ``raw`` holds the text to
-    park). ``reason`` says why an entry was ignored or rejected.
-    """
-
-    id: str
-    status: str
-    reason: str
-    changes: tuple[Change, ...]
-    raw: bytes | str | None
-    source: str
-
-    @property
-    def accepted(self) -> bool:
-        return self.status == ACCEPTED
-
-    @property
-    def rejected(self) -> bool:
-        return self.status == REJECTED
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-friendly summary (no changes, no raw body)."""
-        return {
-            "id": self.id,
-            "status": self.status,
-            "reason": self.reason,
-            "source": self.source,
-            "changes": len(self.changes),
-        }
 
 
 class Malformed(DecodeError):

@@ -48,6 +48,7 @@ from handlers.base import (
     type_name,
 )
 from handlers.spans import with_raw
+from wifguard.intake import register_decoder
 from wifguard.model import Actor, Change, ChangeKind, IdentityKind
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -80,6 +81,7 @@ CLAIM_UPN: Final = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn"
 CLAIM_TENANT: Final = "http://schemas.microsoft.com/identity/claims/tenantid"
 
 
+@register_decoder(SOURCE_EVENT_GRID)
 def decode_event_grid(events: Iterable[Any] | Mapping[str, Any] | bytes | str) -> list[Decoded]:
     """Decode Event Grid events (either schema, single or JSON arrays) into one entry per event."""
     return decode_each(as_items(events), _decode_item, "item", SOURCE_EVENT_GRID)

@@ -23,6 +23,7 @@ import cel
 from wifguard import facts as F
 from wifguard.config import RULES_DIR, Config, ConfigError, Exemption, RuleOverride
 from wifguard.external.facts import EXTERNAL_UNCHECKED
+from wifguard.fact_providers.registry import registry as fact_registry
 from wifguard.model import (
     Change,
     Credential,
@@ -214,13 +215,9 @@ class Engine:
         cred = Credential("sample", "https://token.actions.githubusercontent.com", "repo:o/r:pull_request",
                           ("api://AzureADTokenExchange",))
         ctx = TrustContext(ident, (cred,), (), ())
-        iv = F.identity_view(ctx, self.cf)
         samples: dict[str, Any] = {
-            **self._cred_vars(ctx, iv, cred, None),
-            "role": {k: v for k, v in F.role_vars(_sample_role()).items()},
-            "change": F.change_vars(_sample_change(cred), (), self.cf),
-            "tenant": F.TenantIndex.build([ctx]).vars(ctx, cred),
-            "prior": (),
+            # Every variable's sample facts, as its fact provider declares them.
+            **fact_registry.samples(self.cf, ctx, cred),
             "prior_text": "WIF101 (high)",
             "rule": {"id": "X", "title": "x", "severity": "high"},
         }
@@ -431,18 +428,3 @@ class Engine:
             else:
                 exempted.append((f, ex))
         return Evaluation(tuple(kept), tuple(exempted), tuple(errors), self._runs[(with_change, with_tenant)])
-
-def _sample_role() -> F.RoleView:
-    from wifguard.model import RoleAssignment, ScopeLevel
-    from wifguard.roles import role_facts
-
-    ra = RoleAssignment("/subscriptions/s/providers/Microsoft.Authorization/roleAssignments/x",
-                        "8e3af657-a8ff-443c-a75c-2fe8c4bcb635", "p", "/subscriptions/s")
-    return F.RoleView(ra, role_facts(ra.role_guid, {}, frozenset()), ScopeLevel.SUBSCRIPTION)
-
-
-def _sample_change(cred: Credential) -> Change:
-    from wifguard.model import Actor, ChangeKind
-
-    return Change("sample", "sample", ChangeKind.CREDENTIAL_CHANGED, old_credential=cred, new_credential=cred,
-                  actor=Actor("user", "u", "User", "u@example.com"))

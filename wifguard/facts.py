@@ -2,7 +2,9 @@
 
 Each variable is a flat mapping of plain values (str, bool, int, tuples of str). Parsing is
 cached per distinct issuer / subject / expression, so a tenant where thousands of credentials
-share an issuer parses it once. The README documents every field.
+share an issuer parses it once. Every field is declared (type, description, targets) by its
+fact provider in ``wifguard.fact_providers``; providers registered outside the fast path are
+merged here (``registry.extensions``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 from wifguard import flexible, issuers, subjects
 from wifguard.config import Config
+from wifguard.fact_providers.registry import registry
 from wifguard.model import (
     Change,
     ChangeKind,
@@ -179,7 +182,7 @@ def flex_vars(expression: str | None, provider: str) -> Vars:
 
 def credential_vars(c: Credential) -> Vars:
     desc = c.description or ""
-    return {
+    out: Vars = {
         "name": c.name,
         "issuer": c.issuer,
         "subject": c.subject or "",
@@ -196,6 +199,9 @@ def credential_vars(c: Credential) -> Vars:
         "trust_text": f"expression {c.claims_matching_expression.value!r}" if c.claims_matching_expression
         else f"subject {c.subject!r}",
     }
+    for build in registry.extensions("credential"):
+        out.update(build(c))
+    return out
 
 
 @dataclass(frozen=True)
@@ -253,6 +259,8 @@ def identity_view(ctx: TrustContext, cf: ConfigFacts) -> IdentityView:
         "role_count": len(views),
         **pv,
     }
+    for build in registry.extensions("identity"):
+        vars_.update(build(ctx, cf))
     return IdentityView(vars_, views, ident.to_ref(), {"privilege_paths": list(paths)} if paths else {})
 
 
@@ -288,7 +296,7 @@ def change_vars(change: Change, owners: tuple[Owner, ...] | None, cf: ConfigFact
     for o in owners or ():
         owner_keys |= {x.lower() for x in (o.id, o.user_principal_name, o.mail) if x}
     old, new = change.old_credential, change.new_credential
-    return {
+    out: Vars = {
         "kind": change.kind.value,
         "source": change.source,
         # Removals cannot grant access (and quarantine itself removes credentials).
@@ -315,10 +323,16 @@ def change_vars(change: Change, owners: tuple[Owner, ...] | None, cf: ConfigFact
         "time": change.time or "",
         "readded_after_quarantine": bool(change.quarantined_backup),
         "quarantine_backup": change.quarantined_backup or "",
-        # WIF703: seconds between the credential's addition and removal (audit trail), -1 unknown.
-        "lifetime_seconds": _lifetime_seconds(change),
-        "lifetime_text": _lifetime_text(change),
+        **lifetime_vars(change),
     }
+    for build in registry.extensions("change"):
+        out.update(build(change, owners, cf))
+    return out
+
+
+def lifetime_vars(change: Change) -> Vars:
+    """WIF703: seconds between the credential's addition and removal (audit trail), -1 unknown."""
+    return {"lifetime_seconds": _lifetime_seconds(change), "lifetime_text": _lifetime_text(change)}
 
 
 def _lifetime_seconds(change: Change) -> int:

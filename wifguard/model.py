@@ -374,6 +374,9 @@ class TrustContext:
     tenant_id: str | None = None  # when known, its root management group counts as root scope
     # Graph-side privilege (app permissions, directory roles, ownership, trust chains); None: not read.
     privilege: Privilege | None = field(default=None, repr=False)
+    # What registered context sources read (wifguard.sources.ContextSource), by source name; a
+    # source that could not read an identity leaves no entry (never "nothing there").
+    extras: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
 
 class ChangeKind(StrEnum):

@@ -17,10 +17,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from handlers.base import Decoded
 from wifguard import evidence
 from wifguard.engine import Engine, Evaluation
 from wifguard.errors import NotificationError, StoreError
+from wifguard.intake import Decoded
 from wifguard.inventory.connection import Connection
 from wifguard.inventory.gaps import ContextIncomplete, gaps, raise_if_incomplete
 from wifguard.inventory.permissions import PermissionDenied
@@ -35,6 +35,7 @@ from wifguard.notify.dispatch import Dispatch, Dispatcher, RunNotices
 from wifguard.permission_health import record_denied
 from wifguard.quarantine import Quarantiner
 from wifguard.requarantine import QuarantineGuard
+from wifguard.sources import identity_sources
 from wifguard.store import EvaluationScope, RecordResult, Store
 from wifguard.store.ledger import Claim, EventKey, EventLedger
 from wifguard.store.outbox import Outbox
@@ -348,12 +349,12 @@ class Responder:
             ctx = await inv.principal_context(principal, errors=errors)
             return ctx, [ctx.identity.id] if ctx else []
         ident_id = c.identity_id or ""
-        if c.identity_kind is IdentityKind.MANAGED_IDENTITY:
-            return await inv.managed_identity_context(ident_id, errors=errors), [ident_id]
-        if c.identity_id_kind == "servicePrincipalId":
+        kind = c.identity_kind or IdentityKind.APPLICATION
+        if kind is IdentityKind.APPLICATION and c.identity_id_kind == "servicePrincipalId":
             ctx = await inv.principal_context(ident_id, errors=errors)
             return ctx, [ctx.identity.id] if ctx else []
-        return await inv.application_context(ident_id, errors=errors), [ident_id]
+        # The identity source registered for its kind (wifguard.sources): Graph apps, ARM identities.
+        return await identity_sources.get(kind.value).context(inv, ident_id, errors), [ident_id]
 
     async def _identities_with_assignment(self, assignment_id: str) -> list[str]:
         records = await self.store.query(status=("open", "quarantined"))

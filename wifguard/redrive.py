@@ -26,7 +26,7 @@ from wifguard.errors import DecodeError
 from wifguard.store.models import RejectedPayload, as_utc, utcnow
 
 if TYPE_CHECKING:
-    from handlers.base import Decoded
+    from wifguard.intake import Decoded
     from wifguard.pipeline import Responder, RunResult
 
 log = logging.getLogger(__name__)
@@ -88,16 +88,13 @@ class RedriveReport:
 
 def decode(p: RejectedPayload, raw: bytes | str) -> list[Decoded]:
     """The parked bytes through the trigger's own handler, under the record's original id."""
-    from handlers.audit_logs import decode_audit_bodies
-    from handlers.base import SOURCE_AUDIT_LOG, SOURCE_EVENT_GRID
-    from handlers.event_grid import decode_event_grid
+    from wifguard.intake import UnknownSource, decoder
 
-    if p.source == SOURCE_AUDIT_LOG:
-        decoded = decode_audit_bodies([raw])
-    elif p.source == SOURCE_EVENT_GRID:
-        decoded = decode_event_grid([raw])
-    else:
-        raise DecodeError(f"parked row {p.id}: unknown source {p.source!r}", where=f"parked row {p.id}")
+    try:
+        decode_source = decoder(p.source)
+    except UnknownSource as exc:
+        raise DecodeError(f"parked row {p.id}: {exc}", where=f"parked row {p.id}") from None
+    decoded = decode_source([raw])
     if len(decoded) == 1 and p.event_id and decoded[0].status != "ignored":
         # the same id as when it was parked (an audit fallback id holds the record's batch index)
         decoded = [dataclasses.replace(decoded[0], id=p.event_id)]

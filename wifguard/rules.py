@@ -1,8 +1,8 @@
 """Rule catalogue: YAML rule files, validated with pydantic and compiled to CEL programs once.
 
 A rule file is a YAML mapping with a ``rules:`` list (or a bare list). Each rule names the
-object it ``applies_to`` and a CEL ``condition`` over the variables documented in
-``wifguard.facts`` (and the README). Rules are compiled one by one, so a broken rule is
+object it ``applies_to`` and a CEL ``condition`` over the variables the fact providers declare
+(``wifguard.fact_providers``, and the README). Rules are compiled one by one, so a broken rule is
 reported with its file and id, then *fused* per target into a single CEL program so that one
 credential costs one call into the CEL runtime instead of one per rule.
 """
@@ -26,14 +26,25 @@ from wifguard.model import Severity
 TARGETS = ("credential", "tenant", "role_assignment", "identity", "change")
 CATEGORIES = ("issuer", "subject", "flexible", "audience", "hygiene", "privilege", "actor", "external", "custom")
 
-# Variables a condition may use, per target (see wifguard.facts for their fields).
-VARIABLES: dict[str, frozenset[str]] = {
-    "credential": frozenset({"credential", "issuer", "subject", "flex", "identity", "config", "prior", "external"}),
-    "tenant": frozenset({"credential", "issuer", "subject", "flex", "identity", "config", "tenant"}),
-    "role_assignment": frozenset({"role", "identity", "config"}),
-    "identity": frozenset({"identity", "config"}),
-    "change": frozenset({"change", "credential", "issuer", "subject", "flex", "identity", "config"}),
-}
+
+
+def variables_for(target: str) -> frozenset[str]:
+    """Variables a condition of a rule for ``target`` may use: what the fact providers declare
+    (``wifguard.fact_providers``; every field is documented there)."""
+    from wifguard.fact_providers.registry import registry
+
+    return registry.variables_for(target)
+
+
+def condition_fields(variable: str) -> frozenset[str] | None:
+    """The fields a condition may read of a map variable (message-only ``text`` fields excluded);
+    None for a list variable (``prior``)."""
+    from wifguard.fact_providers.registry import registry
+
+    provs = registry.of(variable)
+    if provs[0].shape != "map":
+        return None
+    return frozenset(name for name, f in registry.fields(variable).items() if f.type != "text")
 
 
 class RuleError(ConfigError):
@@ -145,7 +156,7 @@ def check_template(text: str) -> None:
 
 def _compile_rule(spec: RuleSpec, source: str) -> Rule:
     where = f"{source}: rule {spec.id}"
-    allowed = VARIABLES[spec.applies_to]
+    allowed = variables_for(spec.applies_to)
     exprs = [("condition", spec.condition)] + [(f"escalate[{i}].when", e.when) for i, e in enumerate(spec.escalate)]
     programs = []
     refs: dict[str, frozenset[str] | None] = {}
@@ -164,6 +175,13 @@ def _compile_rule(spec: RuleSpec, source: str) -> Rule:
                 f"a {spec.applies_to} rule may use {', '.join(sorted(allowed))}"
             )
         for var, fields in field_refs(expr, used).items():
+            known = condition_fields(var)
+            missing = sorted(fields - known) if fields is not None and known is not None else []
+            if missing:
+                raise RuleError(
+                    f"{where}: {label} uses unknown field(s) {', '.join(var + '.' + m for m in missing)}; "
+                    f"{var} has {', '.join(sorted(known or ()))}"
+                )
             prev = refs.get(var, frozenset())
             refs[var] = None if fields is None or prev is None else prev | fields
         programs.append(prog)

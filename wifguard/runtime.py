@@ -54,18 +54,25 @@ async def build_responder(settings: Settings, *, conn: Connection | None = None,
                      compose_messages=compose_messages)
 
 
+async def process(responder: Responder, source: str, payloads: Iterable[Any]) -> RunResult:
+    """Decode one trigger's payloads with the decoder registered for ``source`` (wifguard.intake),
+    then run them through the pipeline. The core names no trigger module."""
+    from wifguard.intake import decode
+
+    return await responder.handle(decode(source, payloads))
+
+
 async def process_audit_bodies(responder: Responder, bodies: Iterable[Any]) -> RunResult:
-    from handlers.audit_logs import decode_audit_bodies
+    from wifguard.intake import SOURCE_AUDIT_LOG
 
-    return await responder.handle(decode_audit_bodies(list(bodies)))
+    return await process(responder, SOURCE_AUDIT_LOG, bodies)
 
 
-async def process_event_grid(responder: Responder, events: Sequence[Any], *, function_objects: bool = False
-                             ) -> RunResult:
-    from handlers.event_grid import decode_event_grid, decode_function_event
+async def process_event_grid(responder: Responder, events: Sequence[Any] | bytes | str) -> RunResult:
+    from wifguard.intake import SOURCE_EVENT_GRID
 
-    decoded = [decode_function_event(e) for e in events] if function_objects else decode_event_grid(events)
-    return await responder.handle(decoded)
+    # a whole body (bytes/str: one JSON array) is one payload; a list holds one event each
+    return await process(responder, SOURCE_EVENT_GRID, [events] if isinstance(events, bytes | str) else events)
 
 
 # -- sweep fan-out: a planner enqueues shards, workers evaluate one shard each ----------------------

@@ -23,7 +23,9 @@ from wifguard.apiauth import AuthError
 from wifguard.cli_errors import describe, run
 from wifguard.config import ConfigError, ConfigFileError, load_config
 from wifguard.external.config import ExternalConfigError
+from wifguard.fact_providers.registry import UnknownFact
 from wifguard.httpapi import BadRequest, error_reply
+from wifguard.intake import UnknownSource
 from wifguard.inventory.arm import ArmError
 from wifguard.inventory.gaps import ContextIncomplete
 from wifguard.inventory.graph import GraphError, NotFound
@@ -34,6 +36,7 @@ from wifguard.notify.config import NotifyConfigError
 from wifguard.pipeline import BatchNotDurable, NotificationsNotQueued, RunResult
 from wifguard.privilege.tiering import TieringError
 from wifguard.quarantine import RemovalNotVerified, RestoreConflict, RestoreError, RestoreNotFound
+from wifguard.registry import UnknownName
 from wifguard.rules import RuleError
 from wifguard.selection import BaselineError
 from wifguard.settings import SettingsError
@@ -60,11 +63,14 @@ TABLE: dict[type[BaseException], tuple[Callable[[str], BaseException], int, int,
     UnknownChannelType: (lambda m: UnknownChannelType(m), 500, 2, errors.ConfigError),
     ExternalConfigError: (lambda m: ExternalConfigError(m), 500, 2, errors.ConfigError),
     TieringError: (lambda m: TieringError(m), 500, 2, errors.ConfigError),
+    UnknownName: (lambda m: UnknownName(m), 500, 2, errors.ConfigError),
+    UnknownFact: (lambda m: UnknownFact(m), 500, 2, errors.ConfigError),
     ConnectionStringError: (lambda m: ConnectionStringError(m), 500, 2, errors.ConfigError),
     BadRequest: (lambda m: BadRequest(m), 400, 2, errors.InputError),
     BaselineError: (lambda m: BaselineError(m), 400, 2, errors.InputError),
     ModelError: (lambda m: ModelError(m), 400, 2, errors.DecodeError),
     Malformed: (lambda m: Malformed(m), 400, 2, errors.DecodeError),
+    UnknownSource: (lambda m: UnknownSource(m), 400, 2, errors.DecodeError),
     ShardError: (lambda m: ShardError(m), 400, 2, errors.DecodeError),
     HashedKeyError: (lambda m: HashedKeyError(m), 400, 2, errors.DecodeError),
     AuthError: (lambda m: AuthError(m), 401, 2, errors.AuthError),

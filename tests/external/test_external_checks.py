@@ -16,6 +16,7 @@ from wifguard.external.base import Answer, Budget, State, Target
 from wifguard.external.checks import ExternalChecks, SimEndpoints
 from wifguard.external.config import ExternalConfig
 from wifguard.external.github import GitHubConfig, GitHubProvider, host_of_issuer
+from wifguard.external.http import https_host
 from wifguard.external.refs import GitHubRef, GitLabRef, TfcRef, refs_of
 from wifguard.model import Credential, Identity, IdentityKind, TrustContext
 from wifguard.sim import SimTenant
@@ -45,6 +46,10 @@ def test_refs_follow_the_issuer_host() -> None:
     assert host_of_issuer(GH + "/contoso-enterprise") == "github.com"  # unique enterprise issuer
     assert host_of_issuer("https://ghes.contoso.com/_services/token") == "ghes.contoso.com"
     assert host_of_issuer("https://evil.example.com/oidc") is None
+    # GitLab and Terraform: the API is on the issuer's own https host (one shared helper).
+    assert https_host("https://GitLab.Contoso.com/") == "gitlab.contoso.com"
+    assert https_host("http://gitlab.contoso.com") is None
+    assert https_host("https://[::1") is None
     (r,) = refs_of("https://ghes.contoso.com/_services/token", "repo:Platform/infra:environment:prod", None)
     assert r == GitHubRef("ghes.contoso.com", "Platform", "infra", environment="prod")
     (r,) = refs_of("https://gitlab.contoso.com", "project_path:grp/sub/app:ref_type:branch:ref:main", None)

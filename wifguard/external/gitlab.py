@@ -14,7 +14,7 @@ from __future__ import annotations
 import ssl
 from collections.abc import Mapping
 from typing import ClassVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from wifguard.external.base import Answer, Budget, ProviderConfig, Target, register_provider
 from wifguard.external.http import RestClient, found, not_found
@@ -24,15 +24,6 @@ PUBLIC_HOST = "gitlab.com"
 
 class GitLabConfig(ProviderConfig):
     token_setting: str | None = "WIFGUARD_GITLAB_TOKEN"
-
-
-def host_of_issuer(issuer: str) -> str | None:
-    try:
-        u = urlsplit(issuer.strip())
-    except ValueError:
-        return None
-    host = (u.hostname or "").lower()
-    return host if u.scheme == "https" and host else None
 
 
 @register_provider("gitlab", GitLabConfig, "a token with read_api on an account that can see the trusted groups "

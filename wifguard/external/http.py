@@ -5,8 +5,20 @@ from __future__ import annotations
 import ssl
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from wifguard.external.base import Answer, Budget, State, unknown, utc_now_iso
+
+
+def https_host(issuer: str) -> str | None:
+    """The host an ``https://`` issuer names (lower case), else None: GitLab and Terraform
+    Cloud/Enterprise serve their API on the issuer's own host."""
+    try:
+        u = urlsplit(issuer.strip())
+    except ValueError:
+        return None
+    host = (u.hostname or "").lower()
+    return host if u.scheme == "https" and host else None
 
 
 class RestClient:

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 
 from wifguard import flexible, issuers, subjects
 from wifguard.external import github as gh
-from wifguard.external import gitlab as gl
-from wifguard.external import terraform as tf
+from wifguard.external import gitlab as gl  # noqa: F401 - imported for its provider registration
+from wifguard.external import terraform as tf  # noqa: F401 - imported for its provider registration
 from wifguard.external.facts import EXTERNAL_UNCHECKED as EXTERNAL_UNCHECKED
+from wifguard.external.http import https_host
 
 _WILD = re.compile(r"[*?\[]")
 
@@ -71,21 +72,21 @@ def refs_of(issuer: str, subject: str | None, expression: str | None) -> tuple[R
                 out.append(GitHubRef(host, s.owner, s.repo, s.owner_id, s.repo_id,
                                      s.context_value if s.context == "environment" else "", s.immutable))
         elif s.format == "gitlab":
-            host = gl.host_of_issuer(issuer)
+            host = https_host(issuer)
             if host:
                 if s.repo:
                     out.append(GitLabRef(host, s.repo, s.repo.rsplit("/", 1)[0] if "/" in s.repo else ""))
                 elif s.repo_id:
                     out.append(GitLabRef(host, s.repo_id))
         elif s.format == "terraform" and s.organization:
-            host = tf.host_of_issuer(issuer)
+            host = https_host(issuer)
             if host:
                 out.append(TfcRef(host, s.organization, s.workspace))
     elif expression:
         f = flexible.analyse(expression, provider)
         for pattern in f.subject_patterns:
             if pattern.startswith("project_path:"):
-                host = gl.host_of_issuer(issuer)
+                host = https_host(issuer)
                 path = pattern[len("project_path:"):].split(":", 1)[0]
                 segs = _literal_prefix_segments(path)
                 if not host or not segs:

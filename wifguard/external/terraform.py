@@ -12,7 +12,7 @@ from __future__ import annotations
 import ssl
 from collections.abc import Mapping
 from typing import ClassVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from wifguard.external.base import Answer, Budget, ProviderConfig, Target, register_provider, unknown
 from wifguard.external.http import RestClient, found, not_found
@@ -22,15 +22,6 @@ PUBLIC_HOSTS = ("app.terraform.io", "app.eu.terraform.io")
 
 class TerraformCloudConfig(ProviderConfig):
     token_setting: str | None = "WIFGUARD_TFC_TOKEN"
-
-
-def host_of_issuer(issuer: str) -> str | None:
-    try:
-        u = urlsplit(issuer.strip())
-    except ValueError:
-        return None
-    host = (u.hostname or "").lower()
-    return host if u.scheme == "https" and host else None
 
 
 @register_provider("terraform_cloud", TerraformCloudConfig,

@@ -216,7 +216,7 @@ class Inventory:
         creds = _credentials(body.get("federatedIdentityCredentials", []), False, errors, ident.name)
         ras = await self._assignments_of(sp_id, errors) if sp_id else []
         defs = await self._definitions_for(ras, errors)
-        return (await self._event_privilege([TrustContext(ident, creds, tuple(ras), owners, defs)], errors))[0]
+        return (await self._finish([TrustContext(ident, creds, tuple(ras), owners, defs)], errors))[0]
 
     async def application_contexts(self, object_ids: Iterable[str], *, errors: list[str] | None = None
                                    ) -> dict[str, TrustContext | None]:
@@ -273,7 +273,7 @@ class Inventory:
             defs = await self._definitions_for(ras, errors)
             out[ids[n]] = TrustContext(ident, creds, tuple(ras), owners, defs)
         live = [c for c in out.values() if c is not None]
-        done = {c.identity.id: c for c in await self._event_privilege(live, errors)}
+        done = {c.identity.id: c for c in await self._finish(live, errors)}
         return {k: (done.get(c.identity.id, c) if c is not None else None) for k, c in out.items()}
 
     async def _service_principal_of(self, app_id: str) -> str | None:
@@ -312,7 +312,7 @@ class Inventory:
             fics = await self.arm.credentials(resource_id)
         except ResourceNotFoundError:
             return None
-        return (await self._event_privilege([await self._uami_context(uami, fics, errors, rg_tags=None)], errors))[0]
+        return (await self._finish([await self._uami_context(uami, fics, errors, rg_tags=None)], errors))[0]
 
     async def _uami_context(self, uami: Mapping[str, Any], fics: Sequence[Mapping[str, Any]], errors: list[str],
                             rg_tags: Mapping[str, str] | None, assignments: Sequence[RoleAssignment] | None = None,
@@ -415,6 +415,7 @@ class Inventory:
             if ctx.credentials:
                 contexts.append(ctx)
         contexts = self._with_privilege(privilege_run, apps, owners, by_principal, all_contexts, contexts, errors)
+        contexts = await self._with_context_sources(contexts, errors)
         return SweepResult(
             contexts=contexts,
             tenant=TenantIndex.build(all_contexts),
@@ -426,6 +427,37 @@ class Inventory:
             seconds=time.perf_counter() - t0,
             all_identity_ids=[c.identity.id for c in all_contexts],
         )
+
+    async def _finish(self, contexts: list[TrustContext], errors: list[str]) -> list[TrustContext]:
+        """The event path's last reads: Graph-side privilege, then the registered context sources."""
+        return await self._with_context_sources(await self._event_privilege(contexts, errors), errors)
+
+    async def _with_context_sources(self, contexts: list[TrustContext], errors: list[str]) -> list[TrustContext]:
+        """Each registered ``ContextSource`` reads once for all ``contexts``; its answers land in
+        ``TrustContext.extras[name]``. A source that fails is an error and leaves no entry (not
+        read is never "nothing there"); a missing permission blocks like any other read."""
+        from dataclasses import replace
+
+        from wifguard.sources import context_sources
+
+        if not contexts or not len(context_sources):
+            return contexts
+        extras: dict[str, dict[str, Any]] = {}
+        for name, source in context_sources.items():
+            try:
+                got = await source.read(self, contexts, errors)
+            except PermissionDenied:
+                raise
+            except Exception as exc:
+                log.warning("context source %s failed: %s", name, type(exc).__name__)
+                errors.append(f"context source {name} failed: {_short(exc)}")
+                continue
+            for ident_id, value in got.items():
+                extras.setdefault(ident_id.lower(), {})[name] = value
+        if not extras:
+            return contexts
+        return [replace(c, extras={**c.extras, **extras[c.identity.id.lower()]})
+                if c.identity.id.lower() in extras else c for c in contexts]
 
     async def _event_privilege(self, contexts: list[TrustContext], errors: list[str]) -> list[TrustContext]:
         """Graph-side privilege for a few identities (the event path): ``$batch`` reads of their

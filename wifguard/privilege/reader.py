@@ -1,6 +1,7 @@
 """Reading Graph-side privilege in bulk, once per run.
 
-Sources register with ``@register`` and follow ``PrivilegeSource``: each reads one kind of
+Sources register with ``@register`` (into ``wifguard.sources.privilege_sources``) and follow
+``wifguard.sources.PrivilegeSource``: each reads one kind of
 privilege for a set of service principals into the shared ``PrivilegeRun`` (Prowler's "read
 everything once into one service object"; Custodian's decorator registry). Caches live on the
 run: a resource's ``appRoles`` are read once per resource, the tenant's directory role
@@ -19,7 +20,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from wifguard.inventory.graph import GraphClient, GraphError, NotFound, raise_for_denied
 from wifguard.inventory.permissions import PermissionDenied
@@ -33,6 +34,7 @@ from wifguard.privilege.model import (
     TrustedBy,
     app_permission_from_graph,
 )
+from wifguard.sources.protocols import PrivilegeSource, privilege_sources
 
 log = logging.getLogger(__name__)
 
@@ -73,25 +75,13 @@ class PrivilegeRun:
             self.sp_by_app_id.setdefault(str(sp["appId"]).lower(), key)
 
 
-class PrivilegeSource(Protocol):
-    """One kind of Graph-side privilege."""
-
-    name: str
-
-    async def read(self, run: PrivilegeRun, principals: Sequence[str]) -> None:
-        """Fill ``run`` for ``principals`` (all service principals when ``run.tenant_wide``)."""
-
-
-SOURCES: dict[str, type[PrivilegeSource]] = {}
-
-
 def register(name: str) -> Callable[[type[PrivilegeSource]], type[PrivilegeSource]]:
+    """Class decorator: a privilege source under ``name`` (``wifguard.sources.privilege_sources``)."""
     def deco(cls: type[PrivilegeSource]) -> type[PrivilegeSource]:
-        if name in SOURCES:
+        if name in privilege_sources:
             raise ValueError(f"privilege source {name!r} is registered twice")
         cls.name = name
-        SOURCES[name] = cls
-        return cls
+        return privilege_sources.add(name, cls)
     return deco
 
 
@@ -274,9 +264,10 @@ class OwnershipSource:
 async def read_all(run: PrivilegeRun, principals: Sequence[str], sources: Iterable[str] | None = None) -> float:
     """Run every registered source (concurrently); returns the seconds spent."""
     t0 = time.perf_counter()
-    names = list(sources) if sources is not None else list(SOURCES)
+    names = list(sources) if sources is not None else privilege_sources.names()
+    classes = [privilege_sources.get(n) for n in names]  # an unknown name fails listing the valid ones
     ps = list(dict.fromkeys(p.lower() for p in principals if p))
-    results = await asyncio.gather(*(SOURCES[n]().read(run, ps) for n in names), return_exceptions=True)
+    results = await asyncio.gather(*(cls().read(run, ps) for cls in classes), return_exceptions=True)
     for n, r in zip(names, results, strict=True):
         if isinstance(r, PermissionDenied):
             raise r  # a missing permission blocks: never evaluate from a partial view
