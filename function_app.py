@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from wifguard.pipeline import Responder, RunResult
 
 app = func.FunctionApp()
-log = logging.getLogger("wifguard")
+log = logging.getLogger(__name__)
 
 _responder: Responder | None = None
 

@@ -326,7 +326,7 @@ def bench_external() -> None:
                 rep = await sweep(conn, engine, None, checks)
             finally:
                 assert checks is not None
-                await checks.aclose()
+                await checks.close()
             wall = time.perf_counter() - t
             gh = rep.external.stats["github"]
             out[label] = {**gh, "wall": wall, "requests": sim.stats()["external"]["github"] - before,

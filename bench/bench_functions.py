@@ -38,7 +38,7 @@ async def main():
         await fn([func.EventHubEvent(body=body([r])) for r in rest[i:i + 100]])
     dt = time.perf_counter() - t
     r = function_app._responder
-    await r.close(); await r.store.aclose()
+    await r.close(); await r.store.close()
     print(json.dumps({"first_record_s": first, "records": len(rest), "records_per_s": len(rest) / dt}))
 
 asyncio.run(main())

@@ -25,6 +25,7 @@ under both readings (see :func:`diff_credentials`).
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Iterable, Mapping
 from typing import Any, Final, Protocol
 
@@ -51,6 +52,8 @@ from wifguard.intake import register_decoder
 from wifguard.model import Actor, Change, ChangeKind, Credential, IdentityKind, ModelError
 
 __all__ = ["decode_audit_bodies", "diff_credentials"]
+
+log = logging.getLogger(__name__)
 
 FIC_PROPERTY: Final = "FederatedIdentityCredentials"
 #: normalised activity name → the target type it acts on
@@ -231,6 +234,7 @@ def _decode_record(rec: Any, index: int, label: str) -> Decoded:
         raw = dumps(rec)
         return _rejected(rid or sha256_id(raw), str(exc), raw)
     except Exception as exc:  # defensive: a bug here must not lose the rest of the batch
+        log.warning("%s: decoding failed unexpectedly: %s", label, type(exc).__name__, exc_info=exc)
         raw = dumps(rec)
         return _rejected(rid or sha256_id(raw), f"{label}: unexpected error {type(exc).__name__}: {exc}", raw)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
@@ -42,6 +43,8 @@ __all__ = [
     "sha256_id",
     "truncate",
 ]
+
+log = logging.getLogger(__name__)
 
 #: Longest raw property value copied into a change's evidence.
 EVIDENCE_VALUE_LIMIT: Final = 2000
@@ -163,6 +166,8 @@ def decode_each(items: list[Any], decode_one: Callable[[Any, str], list[Decoded]
         try:
             out.extend(decode_one(item, where))
         except Exception as exc:  # defensive: nothing escapes a handler
+            # A decoder bug, not bad input: the item is parked with the reason; the log says so.
+            log.warning("%s %s: decoding failed unexpectedly: %s", source, where, type(exc).__name__, exc_info=exc)
             raw = item if isinstance(item, bytes | str) else dumps(item)
             reason = f"{where}: unexpected error {type(exc).__name__}: {exc}"
             out.append(Decoded(id=sha256_id(raw), status=REJECTED, reason=reason, changes=(), raw=raw, source=source))

@@ -634,7 +634,7 @@ def replay(
             responder = await build_responder(settings, conn=conn, store=st, compose_messages=True,
                                               config=resolved.config)
         except Exception as exc:
-            await st.aclose()
+            await st.close()
             raise exc
         try:
             if source is ReplaySource.audit_log:
@@ -642,7 +642,7 @@ def replay(
             return await process_event_grid(responder, raw)
         finally:
             await responder.close()
-            await st.aclose()
+            await st.close()
 
     from wifguard.pipeline import BatchNotDurable
 

@@ -142,7 +142,7 @@ async def _run(c: Console, out: Path) -> None:
                 rep = await sweep(conn, r.engine, external=external)
             finally:
                 if external is not None:
-                    await external.aclose()
+                    await external.close()
             s = rep.to_json()["summary"]
             c.print(render_table(rep.findings, title="Contoso: findings of the sweep"))
             c.print(f"{s['identities']} identities, {s['credentials']} credentials, {s['role_assignments']} role "
@@ -191,7 +191,7 @@ async def _run(c: Console, out: Path) -> None:
                 c.print(Panel(Text(fallback), title="Slack fallback text"))
         finally:
             await r.close()
-            await r.store.aclose()
+            await r.store.close()
 
         _step(c, 6, "Quarantine, dry run first (rules WIF102 and WIF302 in the demo config)")
         r = await responder("dry-run")
@@ -202,7 +202,7 @@ async def _run(c: Console, out: Path) -> None:
                         f"{q['reason']}")
         finally:
             await r.close()
-            await r.store.aclose()
+            await r.store.close()
 
         _step(c, 7, "Quarantine enforced: back up exactly, delete, verify; then restore one")
         r = await responder("enforce")
@@ -229,7 +229,7 @@ async def _run(c: Console, out: Path) -> None:
             c.print(f"posture report (`wifguard report`) written to {out / 'report.md'}")
         finally:
             await r.close()
-            await r.store.aclose()
+            await r.store.close()
 
     _step(c, 8, "Pre-merge check of credential files, with SARIF for code scanning")
     from wifguard.config import load_config

@@ -127,4 +127,4 @@ async def _run(conn: Any, resolved: Any, identity: str | None, store_conn: str |
                 return await migrate.apply(steps, writer=CredentialWriter(inv), store=store,
                                            quarantine=cfg.quarantine, responder_ids=resolved.settings.responder_ids)
     finally:
-        await checks.aclose()
+        await checks.close()

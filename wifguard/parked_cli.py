@@ -150,7 +150,7 @@ def parked_retry(
             responder = await build_responder(settings, conn=conn, store=st, compose_messages=False,
                                               config_path=str(config) if config else None)
         except Exception:
-            await st.aclose()
+            await st.close()
             raise
         try:
             rows = [await _get(st, i) for i in ids] if ids else \
@@ -159,7 +159,7 @@ def parked_retry(
             return await redrive_many(responder, rows)
         finally:
             await responder.close()
-            await st.aclose()
+            await st.close()
 
     try:
         with connection_for(sim, mode="thread") as (conn, _):

@@ -40,7 +40,7 @@ from wifguard.store import EvaluationScope, RecordResult, Store
 from wifguard.store.ledger import Claim, EventKey, EventLedger
 from wifguard.store.outbox import Outbox
 
-log = logging.getLogger("wifguard.pipeline")
+log = logging.getLogger(__name__)
 RECORD_CONCURRENCY = 16
 EVENT_CONCURRENCY = 16
 PREFETCH_MIN = 4  # below this, per-identity reads (filtered by principal) are cheaper
@@ -144,10 +144,10 @@ class Responder:
 
     async def close(self) -> None:
         if self._external not in (None, False):
-            await self._external.aclose()
+            await self._external.close()
         await self.inventory.close()
         if self._notifier is not None:
-            await self._notifier.aclose()
+            await self._notifier.close()
         if self._http is not None:
             await self._http.aclose()
 

@@ -97,7 +97,7 @@ async def sweep_with_checks(conn: Connection, engine: Engine, progress: Progress
         return await sweep(conn, engine, progress, external)
     finally:
         if external is not None:
-            await external.aclose()
+            await external.close()
 
 
 @contextmanager

@@ -76,7 +76,7 @@ async def test_answers_have_three_states(sim: SimTenant) -> None:
                               Target("github", "github.com", "owner", "contoso"),
                               Target("github", "github.com", "repo", "contoso/secret-svc")])
     finally:
-        await ch.aclose()
+        await ch.close()
     assert got["github.com|owner|ghost-org"].state is State.MISSING
     contoso = got["github.com|owner|contoso"]
     assert contoso.state is State.EXISTS and contoso.data["id"] == "1001" and contoso.data["type"] == "Organization"
@@ -93,7 +93,7 @@ async def test_unauthenticated_404_on_a_repository_is_unknown(sim: SimTenant) ->
         deleted = await p.lookup(Target("github", "github.com", "repo", "contoso/deleted-svc"))
         owner = await p.lookup(Target("github", "github.com", "owner", "ghost-org"))
     finally:
-        await p.aclose()
+        await p.close()
     assert private.state is State.UNKNOWN and private.status == 404
     assert deleted.state is State.UNKNOWN
     assert owner.state is State.MISSING  # owners are public: a 404 is an answer
@@ -108,7 +108,7 @@ async def test_rate_limit_exhausted_is_unknown() -> None:
         try:
             got = await ch.fetch([Target("github", "github.com", "owner", f"nobody-{i}") for i in range(6)])
         finally:
-            await ch.aclose()
+            await ch.close()
     states = sorted(a.state.value for a in got.values())
     assert states.count("missing") == 3 and states.count("unknown") == 3
     assert not any(a.state is State.MISSING and "rate" in a.answer for a in got.values())
@@ -119,7 +119,7 @@ async def test_budget_stops_before_the_quota(sim: SimTenant) -> None:
     try:
         got = await ch.fetch([Target("github", "github.com", "owner", f"nobody-{i}") for i in range(5)])
     finally:
-        await ch.aclose()
+        await ch.close()
     unknown = [a for a in got.values() if a.state is State.UNKNOWN]
     assert len(unknown) == 3 and all("budget" in a.answer for a in unknown)
     assert ch.summary()["github"]["requests"] == 2
@@ -147,7 +147,7 @@ async def test_resolve_follows_each_case(sim: SimTenant) -> None:
         facts = await ch.resolve([ghost, rereg, env_missing], lambda c: True)
         unpriv = await ch.resolve([env_missing], privileged_by(engine))  # no roles: not privileged
     finally:
-        await ch.aclose()
+        await ch.close()
     assert external_of(facts, ghost)["github_owner"] == "missing"
     assert external_of(facts, rereg)["github_ids_differ"] is True
     assert external_of(facts, env_missing)["github_environment"] == "missing"
@@ -162,14 +162,14 @@ async def test_cache_cold_then_warm(sim: SimTenant, azurite: Azurite, prefix: st
     try:
         cold = await ch.resolve(contexts)
     finally:
-        await ch.aclose()
+        await ch.close()
     cold_requests = sum(p["requests"] for p in cold.stats.values())
     cache2 = await ExternalCache.from_connection_string(azurite.connection_string, prefix=prefix).ensure()
     ch2 = checks(sim, cache2)
     try:
         warm = await ch2.resolve(contexts)
     finally:
-        await ch2.aclose()
+        await ch2.close()
     assert cold_requests > 10
     assert sum(p["requests"] for p in warm.stats.values()) == 0
     assert sum(p["cache_hits"] for p in warm.stats.values()) == sum(p["lookups"] for p in warm.stats.values())
@@ -196,7 +196,7 @@ async def test_cache_expires_and_never_keeps_unknown(azurite: Azurite, prefix: s
         fresh = await cache.get_many([t1, t2], now=now)
         later = await cache.get_many([t1, t2], now=now + timedelta(hours=2))
     finally:
-        await cache.aclose()
+        await cache.close()
     assert fresh[t1.key].state is State.EXISTS and fresh[t1.key].cached and fresh[t1.key].data == {"id": "1"}
     assert fresh[t2.key].state is State.MISSING
     assert later == {}
@@ -219,7 +219,7 @@ async def test_first_seen_ids_catch_a_re_registered_name(azurite: Azurite, prefi
             try:
                 results.append(external_of(await ch.resolve([ctx]), ctx))
             finally:
-                await ch.aclose()
+                await ch.close()
     assert results[0]["github_ids_differ"] is False
     assert results[1]["github_ids_differ"] is True and "first seen as repository id 3003" in results[1]["github_ids_text"]
 
@@ -269,7 +269,7 @@ async def test_github_app_reads_each_owner_with_its_installation() -> None:
             deleted = await p.lookup(Target("github", "github.com", "repo", "contoso/deleted-svc"))
             elsewhere = await p.lookup(Target("github", "github.com", "repo", "octocat/gone"))
         finally:
-            await p.aclose()
+            await p.close()
     assert private.state is State.EXISTS and private.data["id"] == "6006"
     assert deleted.state is State.MISSING  # the installation sees all of contoso: a 404 is an answer
     assert elsewhere.state is State.UNKNOWN  # no installation on octocat: read without a token

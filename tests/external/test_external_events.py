@@ -36,7 +36,7 @@ async def _run(env: dict[str, str], indexes: list[int]) -> Any:
         return await r.handle([_decoded(i) for i in indexes]), r
     finally:
         await r.close()
-        await r.store.aclose()
+        await r.store.close()
 
 
 def _index(name: str) -> int:

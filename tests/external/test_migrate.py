@@ -53,7 +53,7 @@ async def _plan_and_apply(sim: SimTenant, store: Store | None, names: list[str],
             return await apply_steps(steps, writer=CredentialWriter(inv), store=store,
                                      quarantine=quarantine or QuarantineConfig())
     finally:
-        await checks.aclose()
+        await checks.close()
 
 
 async def test_plan_resolves_ids_and_refuses_what_it_cannot() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -59,17 +60,32 @@ async def test_faults_and_a_tight_budget_change_nothing() -> None:
 
 async def test_arm_pacing_follows_what_arm_says_about_the_bucket() -> None:
     # ARM's real bucket is far smaller than the client assumes (another client of the same
-    # principal drained it): the remaining-reads header and Retry-After make every request queue
-    # in order instead of racing, so one retry suffices and nothing is lost. (The refill rate is
-    # above the client's own pacing rate: this is about the bucket, not a slower ARM.)
+    # principal drained it). The client believes it has ~237 reads left, so only the
+    # remaining-reads header and Retry-After can make it pace: the requests then queue in order
+    # instead of racing their retries, and every read succeeds.
+    from wifguard.inventory.arm import ArmClient
+
     seed = _seed({"arm_reads_bucket": 1, "arm_reads_per_s": 40})
     with SimTenant.start(seed) as sim:
-        conn = Connection.from_sim(sim, max_attempts=2)
-        engine = Engine(load_config(overrides={"home_tenant_id": sim.tenant_id}))
-        rep = await sweep(conn, engine)
-    assert rep.errors == []
-    assert rep.result.identities == 340
-    assert rep.result.stats.throttled < 20  # racing retries collect dozens
+        async with ArmClient(Connection.from_sim(sim)) as arm:
+            (sub, *_) = [s["subscriptionId"] for s in await arm.subscriptions()]
+            uamis = await arm.identities(sub)
+            creds = await asyncio.gather(*(arm.credentials(u["id"]) for u in uamis))
+            paced = arm.paced_seconds
+    assert len(creds) == len(uamis) >= 10
+    assert paced > 0, "the client never waited: it ignored what ARM said about the bucket"
+
+
+def test_token_bucket_follows_remaining_and_retry_after() -> None:
+    from wifguard.inventory.arm import TokenBucket
+
+    b = TokenBucket(capacity=237, rate=22.5)
+    b.observe(remaining=3, retry_after=None)
+    assert b.tokens <= 3.1
+    b.observe(remaining=None, retry_after=2.0)
+    assert b.tokens <= -2.0 * 22.5 + 0.5  # everyone queues behind the refusal
+    b.observe(remaining=200, retry_after=None)
+    assert b.tokens < 0  # a larger remaining never adds tokens we have not earned
 
 
 def test_sweep_cli_json(tmp_path: Path) -> None:

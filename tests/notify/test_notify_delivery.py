@@ -78,7 +78,7 @@ async def test_429_retry_after_is_honoured(receiver: Receiver, http_client: http
     assert result.ok and result.attempts == 2
     first, second = receiver.at("/t")
     assert second.at - first.at >= 0.95  # waited for Retry-After, not the 10 ms backoff
-    assert time.monotonic() - start < 5
+    assert time.monotonic() - start < 30  # ... and not much longer (a wide margin: not a speed target)
 
 
 async def test_retry_after_beyond_the_limit_gives_up_now(
@@ -89,7 +89,7 @@ async def test_retry_after_beyond_the_limit_gives_up_now(
     result = await deliver(make_notice(), endpoint(receiver, "/t"), http_client)
     assert not result.ok and result.status == 429 and result.attempts == 1
     assert result.error is not None and "Retry-After 3600s exceeds the limit" in result.error
-    assert time.monotonic() - start < 1
+    assert time.monotonic() - start < 60  # it did not sleep the hour (a wide margin: not a speed target)
 
 
 async def test_400_is_not_retried(receiver: Receiver, http_client: httpx.AsyncClient) -> None:

@@ -88,7 +88,7 @@ async def test_publisher_is_reused_and_retries_503(
     try:
         results = [await notifier.send(n, "siem") for n in notices]
     finally:
-        await notifier.aclose()
+        await notifier.close()
     assert [(r.ok, r.attempts) for r in results] == [(True, 2), (True, 1), (True, 1)]
     ids = [r.json()[0]["id"] for r in tls_receiver.at(PATH)]
     assert ids[0] == ids[1]  # the retried event keeps its id

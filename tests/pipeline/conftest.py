@@ -56,4 +56,4 @@ async def responder(env: dict[str, str]) -> AsyncIterator[Any]:
         yield r
     finally:
         await r.close()
-        await r.store.aclose()
+        await r.store.close()

@@ -90,4 +90,4 @@ async def test_failed_delivery_is_retried_next_run_and_sent_once(env: dict[str, 
         assert any(f.identity["id"] == PAYMENTS for f in rep.findings if f.fingerprint in critical)
     finally:
         await r.close()
-        await r.store.aclose()
+        await r.store.close()

@@ -57,7 +57,7 @@ async def demo(azurite: Azurite) -> AsyncIterator[tuple[Any, Receiver, Any]]:
                 yield r, hooks, conn
             finally:
                 await r.close()
-                await r.store.aclose()
+                await r.store.close()
 
 
 async def test_demo_sweep_sends_one_message_per_identity_per_channel_and_one_digest(demo: Any) -> None:

@@ -129,7 +129,7 @@ async def test_wif703_window_is_configurable(env: dict[str, str], tmp_path: Path
         assert "WIF703" not in {f.rule_id for f in out.findings}
     finally:
         await r.close()
-        await r.store.aclose()
+        await r.store.close()
 
 
 def _eg_write(event_id: str, resource: str) -> dict[str, Any]:

@@ -24,7 +24,7 @@ async def app_env(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Async
     yield env
     if function_app._responder is not None:
         await function_app._responder.close()
-        await function_app._responder.store.aclose()
+        await function_app._responder.store.close()
         function_app._responder = None
 
 

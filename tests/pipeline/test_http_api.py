@@ -39,7 +39,7 @@ async def api_env(env: dict[str, str], jwks_url: str, monkeypatch: pytest.Monkey
     yield full
     if function_app._responder is not None:
         await function_app._responder.close()
-        await function_app._responder.store.aclose()
+        await function_app._responder.store.close()
     function_app._responder = None
     function_app._api = None
 
@@ -180,7 +180,7 @@ async def test_without_api_auth_configured_protected_endpoints_fail_closed(
     finally:
         if function_app._responder is not None:
             await function_app._responder.close()
-            await function_app._responder.store.aclose()
+            await function_app._responder.store.close()
         function_app._responder = None
         function_app._api = None
 

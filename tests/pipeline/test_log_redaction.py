@@ -104,7 +104,7 @@ async def test_no_configured_secret_in_any_log_record(env: dict[str, str], sim: 
             logging.getLogger("wifguard.test").exception("boom")
     finally:
         await r.close()
-        await r.store.aclose()
+        await r.store.close()
         root.removeHandler(cap)
         root.setLevel(old_level)
         for name, level in levels.items():  # the rest of the session logs as before

@@ -138,7 +138,7 @@ async def test_event_is_parked_not_evaluated_and_health_names_the_permission(env
         assert "grant the app identity Application.Read.All" in perm["missing"][0]["warning"]
     finally:
         await r.close()
-        await r.store.aclose()
+        await r.store.close()
 
 
 async def test_sweep_shard_denied_resolves_nothing(env: dict[str, str], sim: SimTenant) -> None:
@@ -161,7 +161,7 @@ async def test_sweep_shard_denied_resolves_nothing(env: dict[str, str], sim: Sim
             "Microsoft.Authorization/roleAssignments/read"]
     finally:
         await r.close()
-        await r.store.aclose()
+        await r.store.close()
 
 
 def test_cli_sweep_fails_with_the_permission(tmp_path: Path) -> None:

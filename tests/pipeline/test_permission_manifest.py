@@ -125,7 +125,7 @@ async def _walk(env: dict[str, str], quarantine_mode: str) -> None:
             assert SUB in await inv.subscription_ids()
     finally:
         await r.close()
-        await r.store.aclose()
+        await r.store.close()
 
 
 def _conn_kw(conn: Any) -> dict[str, Any]:

@@ -54,7 +54,7 @@ async def test_dry_run_records_what_would_be_removed(env: dict[str, str], sim: A
         assert len(actions) == 1 and actions[0].target == "backdoor"
     finally:
         await r.close()
-        await r.store.aclose()
+        await r.store.close()
 
 
 async def test_enforce_removes_with_backup_and_restore_recreates_exactly(env: dict[str, str], sim: Any) -> None:
@@ -83,7 +83,7 @@ async def test_enforce_removes_with_backup_and_restore_recreates_exactly(env: di
         assert "quarantine" in actions and "restore" in actions
     finally:
         await r.close()
-        await r.store.aclose()
+        await r.store.close()
 
 
 async def test_restore_refuses_conflicts_and_unknown_backups(env: dict[str, str], sim: Any) -> None:
@@ -106,7 +106,7 @@ async def test_restore_refuses_conflicts_and_unknown_backups(env: dict[str, str]
             await restore(r.store, r.writer, "qb-does-not-exist", reason="owner confirmed")
     finally:
         await r.close()
-        await r.store.aclose()
+        await r.store.close()
 
 
 async def test_responder_identity_is_never_touched_and_hourly_limit_holds(env: dict[str, str], sim: Any,
@@ -137,7 +137,7 @@ async def test_responder_identity_is_never_touched_and_hourly_limit_holds(env: d
         assert "backdoor2" in _names(sim, PAYMENTS)
     finally:
         await r.close()
-        await r.store.aclose()
+        await r.store.close()
 
 
 _CHILD = """
@@ -150,7 +150,7 @@ async def main():
     res = await process_audit_bodies(r, [open(sys.argv[1], 'rb').read()])
     print(json.dumps(res.to_json()["quarantined"]))
     await r.close()
-    await r.store.aclose()
+    await r.store.close()
 
 asyncio.run(main())
 """
@@ -192,4 +192,4 @@ async def test_kill_during_quarantine_then_rerun_completes(step: str, env: dict[
             BACKDOOR["issuer"], BACKDOOR["subject"], BACKDOOR["audiences"], BACKDOOR["description"])
     finally:
         await r.close()
-        await r.store.aclose()
+        await r.store.close()

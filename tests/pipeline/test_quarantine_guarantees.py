@@ -53,7 +53,7 @@ async def _enforcing(env: dict[str, str], **extra: str) -> Any:
 
 async def _close(r: Any) -> None:
     await r.close()
-    await r.store.aclose()
+    await r.store.close()
 
 
 async def _quarantine_backdoor(r: Any, event_id: str = "g-1") -> str:
@@ -118,7 +118,7 @@ async def main():
                           "rules": sorted({f.rule_id for f in res.findings})}))
     finally:
         await r.close()
-        await r.store.aclose()
+        await r.store.close()
 
 asyncio.run(main())
 """
@@ -254,7 +254,7 @@ async def main():
         print(json.dumps([q for q in res.quarantined if q["status"] == "quarantined"]))
     finally:
         await r.close()
-        await r.store.aclose()
+        await r.store.close()
 
 asyncio.run(main())
 """

@@ -130,11 +130,13 @@ async def test_faults_are_injected_deterministically() -> None:
 
 
 async def test_latency_is_injected_without_blocking_the_server() -> None:
-    with SimTenant.start(seed_with(latency_ms=300)) as sim:
+    # Not a speed target: five 2 s requests served one after another would take 10 s, overlapping
+    # ~2 s. The gap is wide enough that a loaded machine cannot blur it.
+    with SimTenant.start(seed_with(latency_ms=2000)) as sim:
         async with client(sim) as c:
             loop = asyncio.get_running_loop()
             t0 = loop.time()
             rs = await asyncio.gather(*[c.get(f"{sim.graph_url}/v1.0/users") for _ in range(5)])
             elapsed = loop.time() - t0
     assert all(r.status_code == 200 for r in rs)
-    assert 0.3 <= elapsed < 1.2  # concurrent requests overlap: asyncio.sleep, not time.sleep
+    assert 2.0 <= elapsed < 5 * 2.0  # concurrent requests overlap: asyncio.sleep, not time.sleep

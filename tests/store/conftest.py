@@ -30,7 +30,7 @@ async def store(azurite: Azurite, prefix: str) -> AsyncIterator[Store]:
     try:
         yield s
     finally:
-        await s.aclose()
+        await s.close()
 
 
 class FindingFactory:

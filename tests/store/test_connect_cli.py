@@ -37,7 +37,7 @@ async def test_development_storage_shorthand() -> None:
         assert s._blobs is not None and s._blobs.url.startswith("http://127.0.0.1:10000/devstoreaccount1")
         assert s.findings_table == "wifguardfindings" and s.rejected_container == "wifguard-rejected"
     finally:
-        await s.aclose()
+        await s.close()
 
 
 async def test_from_account_uses_entra_endpoints() -> None:
@@ -49,11 +49,11 @@ async def test_from_account_uses_entra_endpoints() -> None:
         assert s._tables.url.startswith("https://acct.table.core.windows.net")
         assert s._blobs is not None and s._blobs.url.startswith("https://acct.blob.core.windows.net")
         assert s.findings_table == "prodfindings"
-        await s.aclose()
+        await s.close()
         s2 = Store.from_account("acct2")  # owns a DefaultAzureCredential, closed with the store
         assert s2._tables.url.startswith("https://acct2.table.core.windows.net")
         assert s2._credential is not None
-        await s2.aclose()
+        await s2.close()
     finally:
         await cred.close()
 

@@ -177,7 +177,7 @@ async def test_concurrent_record_of_same_fingerprint_gives_one_new(
             assert got is not None and got.occurrences == len(writers)
     finally:
         for s in others:
-            await s.aclose()
+            await s.close()
 
 
 async def test_more_than_100_findings_in_one_partition(store: Store, make_finding: MakeFinding) -> None:

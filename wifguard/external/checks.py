@@ -71,7 +71,7 @@ def _say(target: Target, a: Answer) -> str:
 
 
 class ExternalChecks:
-    """The providers of one worker or run, with their cache; create once, ``aclose()`` at the end."""
+    """The providers of one worker or run, with their cache; create once, ``close()`` at the end."""
 
     def __init__(self, config: ExternalConfig, *, env: Mapping[str, str], sim: SimEndpoints | None = None,
                  cache: Any = None) -> None:
@@ -366,14 +366,16 @@ class ExternalChecks:
                     v["tfc_missing_text"] = (f"Terraform Cloud workspace {r.workspace!r} of organisation "
                                              f"{r.organization!r}, which does not exist ({_say(wt(r), wa)})")
 
-    async def aclose(self) -> None:
+    async def close(self) -> None:
         for p in self._providers.values():
             try:
-                await p.aclose()
+                await p.close()
             except Exception:  # closing is best effort
                 pass
         if self.cache is not None:
-            await self.cache.aclose()
+            await self.cache.close()
+
+    aclose = close  # the old name: callers use close() (Azure SDK naming)
 
 
 class _NotServed:
@@ -390,7 +392,7 @@ class _NotServed:
 
         return unknown(f"lookup of {target.label()}", f"unreachable: the simulated tenant serves no {self.name}")
 
-    async def aclose(self) -> None:
+    async def close(self) -> None:
         return None
 
 

@@ -261,7 +261,7 @@ class GitHubProvider:
         self.budget.observe(resp.headers)
         return resp.status_code, resp.json()
 
-    async def aclose(self) -> None:
+    async def close(self) -> None:
         self._clients.clear()
         self._app = None
         if self._transport is not None:

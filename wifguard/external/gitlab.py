@@ -70,5 +70,5 @@ class GitLabProvider:
         data = {"id": str(body.get("id", "")), "full_path": body.get("full_path")}
         return found(request, f"200 OK (group id {data['id']})", data)
 
-    async def aclose(self) -> None:
-        await self._rest.aclose()
+    async def close(self) -> None:
+        await self._rest.close()

@@ -66,7 +66,7 @@ class RestClient:
         return unknown(request, f"{resp.status_code} {resp.reason_phrase}", resp.status_code), resp.status_code, \
             body, request
 
-    async def aclose(self) -> None:
+    async def close(self) -> None:
         await self._http.aclose()
 
 

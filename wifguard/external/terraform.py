@@ -71,5 +71,5 @@ class TerraformCloudProvider:
         return found(request, f"200 OK ({data.get('type', target.kind)} {data.get('id', '')})",
                      {"id": str(data.get("id", ""))})
 
-    async def aclose(self) -> None:
-        await self._rest.aclose()
+    async def close(self) -> None:
+        await self._rest.close()

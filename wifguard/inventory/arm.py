@@ -9,6 +9,7 @@ hold exactly what ARM returned.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -17,6 +18,8 @@ from wifguard.errors import SourceReadError
 from wifguard.inventory.connection import Connection
 from wifguard.inventory.graph import HttpStats, backoff
 from wifguard.inventory.permissions import PermissionDenied
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 ROLE_API = "2022-04-01"
@@ -260,14 +263,16 @@ class ArmClient:
                 if isinstance(exc, DecodeError):
                     self.stats.faults += 1
                     if attempt + 1 >= self.conn.max_attempts:
+                        log.warning("ARM call gave up after %d attempt(s): %s", attempt + 1, type(exc).__name__)
                         raise
                     self.stats.retries += 1
                     await asyncio.sleep(backoff(attempt, None))
                     continue
                 raise
-            except (DecodeError, ServiceResponseError):
+            except (DecodeError, ServiceResponseError) as exc:
                 self.stats.faults += 1
                 if attempt + 1 >= self.conn.max_attempts:
+                    log.warning("ARM call gave up after %d attempt(s): %s", attempt + 1, type(exc).__name__)
                     raise
                 self.stats.retries += 1
                 await asyncio.sleep(backoff(attempt, None))

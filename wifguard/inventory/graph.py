@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 import ssl
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -20,7 +21,9 @@ from typing import Any
 
 from wifguard.errors import SourceReadError
 from wifguard.inventory.connection import GRAPH_SCOPE, Connection
-from wifguard.inventory.permissions import PermissionDenied
+from wifguard.inventory.permissions import PermissionDenied, graph_route
+
+log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 BATCH_LIMIT = 20
@@ -182,6 +185,8 @@ class GraphClient:
             except (httpx.TransportError, httpx.DecodingError) as exc:
                 self.stats.faults += 1
                 if attempt + 1 >= attempts:
+                    log.warning("Graph %s: gave up after %d attempt(s): %s", graph_route(method, url), attempts,
+                                type(exc).__name__)
                     raise GraphError(0, "transport", str(exc) or type(exc).__name__, url) from exc
                 self.stats.retries += 1
                 await asyncio.sleep(backoff(attempt, None))
@@ -193,6 +198,8 @@ class GraphClient:
                 else:
                     self.stats.faults += 1
                 if attempt + 1 >= attempts:
+                    log.warning("Graph %s: gave up after %d attempt(s): HTTP %d", graph_route(method, url), attempts,
+                                status)
                     raise _error_of(status, _loads(raw), url)
                 self.stats.retries += 1
                 await asyncio.sleep(backoff(attempt, resp.headers.get("Retry-After")))

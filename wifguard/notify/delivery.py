@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from azure.core.messaging import CloudEvent
     from azure.eventgrid.aio import EventGridPublisherClient
 
-log = logging.getLogger("wifguard.notify")
+log = logging.getLogger(__name__)
 
 BREAKER_AFTER = 3  # consecutive failed deliveries that open a channel's circuit breaker
 BREAKER_COOLDOWN_SECONDS = 300.0  # how long it stays open (longer than one run: the next run retries)
@@ -395,7 +395,7 @@ class Notifier:
 
     ``env`` maps app-setting names to values (``os.environ`` in the Function App). The
     ``http_client`` is created once by the caller and reused; Event Grid publishers are created
-    on first use and closed by :meth:`aclose` (or ``async with``).
+    on first use and closed by :meth:`close` (or ``async with``).
     """
 
     def __init__(
@@ -432,12 +432,14 @@ class Notifier:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
+        await self.close()
 
-    async def aclose(self) -> None:
+    async def close(self) -> None:
         pubs, self._publishers = list(self._publishers.values()), {}
         for p in pubs:
             await p.close()
+
+    aclose = close  # the old name: callers use close() (Azure SDK naming)
 
     @staticmethod
     def compose(notice: Notice, channel_type: ChannelType | str) -> dict[str, Any]:

@@ -39,7 +39,7 @@ from .state import SimulationConfig, Tenant
 from .stats import Stats
 from .wire import Req, Resp
 
-log = logging.getLogger("wifguard.sim")
+log = logging.getLogger(__name__)
 DEFAULT_TOKEN = "wifguard-sim-static-token"
 GRAPH_CONTENT_TYPE = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false"
 

@@ -56,10 +56,12 @@ class ExternalCache:
         await self._tables.create_table_if_not_exists(self.table_name)
         return self
 
-    async def aclose(self) -> None:
+    async def close(self) -> None:
         await self._table.close()
         if self._owned:
             await self._tables.close()
+
+    aclose = close  # the old name: callers use close() (Azure SDK naming)
 
     # -- answers -------------------------------------------------------------------------------
     async def get_many(self, targets: Sequence[Target], now: datetime | None = None) -> dict[str, Answer]:

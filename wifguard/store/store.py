@@ -273,7 +273,7 @@ class Store:
         self.prefix = prefix
         self._tables = tables
         self._blobs = blobs
-        self._credential = credential  # owned: closed by aclose()
+        self._credential = credential  # owned: closed by close()
         self.findings_table = f"{prefix}findings"
         self.events_table = f"{prefix}events"
         self.rejected_table = f"{prefix}rejected"
@@ -385,7 +385,7 @@ class Store:
             self._ledger = QuarantineLedger(self._tables.get_table_client(self.quarantine_table))
         return self._ledger
 
-    async def aclose(self) -> None:
+    async def close(self) -> None:
         if self._closed:
             return
         self._closed = True
@@ -393,12 +393,14 @@ class Store:
             await client.close()
         if self._ledger is not None:
             await self._ledger.close()
-        await self.trail.aclose()
+        await self.trail.close()
         await self._tables.close()
         if self._blobs is not None:
             await self._blobs.close()
         if self._credential is not None:
             await self._credential.close()
+
+    aclose = close  # the old name: callers use close() (Azure SDK naming)
 
     async def __aenter__(self) -> Store:
         return self
@@ -409,7 +411,7 @@ class Store:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self.aclose()
+        await self.close()
 
     # -- findings: record ------------------------------------------------------------------
 

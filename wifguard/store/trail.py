@@ -27,7 +27,7 @@ class CredentialTrail:
     async def ensure(self) -> None:
         await self._tables.create_table_if_not_exists(self.table_name)
 
-    async def aclose(self) -> None:
+    async def close(self) -> None:
         await self._table.close()
 
     async def note(self, identity_id: str, credential_name: str, what: str, when: datetime
