@@ -6,14 +6,16 @@ given config (its overrides applied), so `rules list --config FILE` shows what a
 
 from __future__ import annotations
 
+import functools
 import json
+import textwrap
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-rules_app = typer.Typer(help="The rule catalogue: list and show rules.", no_args_is_help=True)
+rules_app = typer.Typer(help="The rule catalogue: list, show, lint and document rules.", no_args_is_help=True)
 config_app = typer.Typer(help="The config file: validate it, print its JSON Schema.", no_args_is_help=True)
 
 
@@ -86,7 +88,8 @@ def rules_show(
     format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.table,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to a file.")] = None,
 ) -> None:
-    """One rule in full: severity, action, description, remediation, references, condition."""
+    """One rule in full: severity, action, when it fires, triage, remediation, false positives, ATT&CK
+    techniques, references, condition."""
     from wifguard.cli import write_text
 
     engine = _engine(config)
@@ -95,21 +98,96 @@ def rules_show(
         known = ", ".join(sorted(r.id for r in engine.all_rules))
         typer.echo(f"wifguard: no rule {rule_id!r} (rules show); known: {known}", err=True)
         raise typer.Exit(2)
+    from wifguard.rule_lint import attack_techniques, attack_url
+
+    s = rule.spec
+    names = attack_techniques()
     row = rule_row(engine, rule)
-    row.update({"description": rule.spec.description, "remediation": rule.spec.remediation,
-                "message": rule.spec.message, "condition": rule.spec.condition})
+    row.update({"description": s.description, "fires_when": " ".join(s.fires_when.split()),
+                "severity_note": s.severity_note, "remediation": " ".join(s.remediation.split()),
+                "triage": " ".join(s.triage.split()), "false_positives": list(s.false_positives),
+                "attack": [{"id": t, "name": names.name(t), "url": attack_url(t)} for t in s.attack],
+                "message": s.message, "condition": s.condition})
     if format is ListFormat.json:
         write_text(json.dumps(row, indent=2, ensure_ascii=False), output)
         return
+    wrap = functools.partial(textwrap.fill, width=100, initial_indent="  ", subsequent_indent="  ")
     lines = [f"{row['id']}  {row['title']}", f"severity: {row['severity']}   action: {row['action']}   "
              f"category: {row['category']}   applies to: {row['applies_to']}   enabled: {row['enabled']}"]
-    if row["description"]:
-        lines += ["", row["description"].strip()]
-    lines += ["", "remediation:", row["remediation"].strip(), "", "condition:", row["condition"].strip()]
+    if row["severity_note"]:
+        lines.append(f"default severity: {row['severity_note']}")
+    for label, text in (("fires when", row["fires_when"]), ("description", row["description"].strip()),
+                        ("triage", row["triage"]), ("remediation", row["remediation"])):
+        if text:
+            lines += ["", f"{label}:", wrap(text)]
+    if row["false_positives"]:
+        lines += ["", "false positives:", *[wrap(f"- {' '.join(fp.split())}") for fp in row["false_positives"]]]
+    if row["attack"]:
+        lines += ["", "MITRE ATT&CK:", *[f"  {a['id']}  {a['name']}  {a['url']}" for a in row["attack"]]]
     if row["references"]:
         lines += ["", "references:", *[f"  {u}" for u in row["references"]]]
-    lines += ["", f"defined in {row['source']}"]
+    lines += ["", "condition:", row["condition"].strip(), "", f"defined in {row['source']}"]
     write_text("\n".join(lines), output)
+
+
+@rules_app.command("lint")
+def rules_lint(config: ConfigOpt = None) -> None:
+    """Check the catalogue's metadata: unique ids, known ATT&CK ids, https references, triage notes on
+    high/critical rules; shipped rules also need references, false positives and "fires when".
+    Exit 0 clean, 1 problems found, 2 a rule or config file does not load."""
+    from wifguard.package_data import rules_dir
+    from wifguard.rule_lint import lint_rules
+    from wifguard.rules import load_rules
+
+    engine = _engine(config)
+    shipped = {r.id for r in load_rules([rules_dir()])}
+    problems = lint_rules(engine.all_rules, shipped=shipped)
+    for p in problems:
+        typer.echo(str(p))
+    if problems:
+        typer.echo(f"wifguard: {len(problems)} problem(s) in {len(engine.all_rules)} rules", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{len(engine.all_rules)} rules: no problems")
+
+
+@rules_app.command("docs")
+def rules_docs(
+    readme: Annotated[Path | None, typer.Option("--readme", help="Rewrite the rule table of this README "
+                                                "(between its rules-table markers).")] = None,
+    check: Annotated[bool, typer.Option("--check", help="With --readme: only report drift (exit 1).")] = False,
+) -> None:
+    """The README's rule table, generated from the shipped rule files (printed, or written into --readme)."""
+    from wifguard.catalogue_docs import rules_table, with_table
+    from wifguard.errors import InputError
+    from wifguard.package_data import rules_dir
+    from wifguard.rules import RuleError, load_rules
+
+    try:
+        table = rules_table(load_rules([rules_dir()]))
+    except RuleError as exc:
+        typer.echo(f"wifguard: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if readme is None:
+        if check:
+            typer.echo("wifguard: --check needs --readme FILE (rules docs)", err=True)
+            raise typer.Exit(2)
+        typer.echo(table, nl=False)
+        return
+    try:
+        current = readme.read_text(encoding="utf-8")
+        updated = with_table(current, table)
+    except (OSError, InputError) as exc:
+        typer.echo(f"wifguard: {readme}: {exc} (rules docs)", err=True)
+        raise typer.Exit(2) from None
+    if updated == current:
+        typer.echo(f"{readme}: rule table is current")
+        return
+    if check:
+        typer.echo(f"wifguard: {readme}: rule table differs from rules/*.yaml; run "
+                   f"`wifguard rules docs --readme {readme}`", err=True)
+        raise typer.Exit(1)
+    readme.write_text(updated, encoding="utf-8")
+    typer.echo(f"{readme}: rule table updated")
 
 
 @config_app.command("validate")

@@ -29,7 +29,32 @@ def config_json_schema() -> dict[str, Any]:
         "description": "Outside checks (WIF212-WIF216); every provider is off by default.",
         "properties": {name: {**spec.config_model.model_json_schema(), "description": f"Needs: {spec.needs}"}
                        for name, spec in sorted(load_builtin_providers().items())}}
+    schema["properties"]["notifications"] = {**schema["properties"]["notifications"],
+                                             "properties": {"channels": _channels_schema()}}
     return schema
+
+
+def _channels_schema() -> dict[str, Any]:
+    """``notifications.channels``: the registered channel types and the keys each adds."""
+    from wifguard.notify.channels import load_builtin_channels
+
+    kinds = load_builtin_channels()
+    options = {key: {"type": "string", "description": f"{text} (channels of type {t})"}
+               for t, kind in sorted(kinds.items()) for key, text in kind.options.items()}
+    channel = {
+        "type": "object", "required": ["type", "url_setting"], "additionalProperties": False,
+        "properties": {
+            "type": {"enum": sorted(kinds),
+                     "description": "; ".join(f"{t}: {kinds[t].description}" for t in sorted(kinds))},
+            "url_setting": {"type": "string", "description": "the app setting holding the webhook URL / topic "
+                                                             "endpoint (never the URL itself)"},
+            "min_severity": {"$ref": "#/$defs/Severity"},
+            "rules": {"type": "array", "items": {"type": "string"}, "description": "rule ids (fnmatch patterns)"},
+            **options,
+        },
+    }
+    return {"type": "object", "additionalProperties": channel,
+            "description": "Channel name -> settings; types come from the channel registry (wifguard.notify.channels)."}
 
 
 def render() -> str:

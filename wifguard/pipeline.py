@@ -777,7 +777,7 @@ class Responder:
             channels = digest_channels(self.notify_config.channels, cfg.channels)
             entry: dict[str, Any] = {"kind": "digest", "digest": digest.to_dict(), "channels": []}
             for name in channels:
-                body = compose_digest(digest, self.notify_config.channels[name].type.value)
+                body = compose_digest(digest, str(self.notify_config.channels[name].type))
                 if body is not None:
                     entry["channels"].append((await self.notifier().post(name, body)).to_dict())
             if self.compose_messages:

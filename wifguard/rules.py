@@ -24,6 +24,8 @@ from wifguard.errors import ConfigError
 from wifguard.model import Severity
 
 TARGETS = ("credential", "tenant", "role_assignment", "identity", "change")
+ATTACK_ID_RE = re.compile(r"^T\d{4}(?:\.\d{3})?$")
+_URL_RE = re.compile(r"^https?://[^\s/?#]+[^\s]*$", re.I)
 CATEGORIES = ("issuer", "subject", "flexible", "audience", "hygiene", "privilege", "actor", "external", "custom")
 
 
@@ -82,12 +84,47 @@ class RuleSpec(BaseModel):
     escalate: tuple[Escalation, ...] = ()
     enabled: bool = True
     description: str = ""
+    # Detection-as-code metadata (Sigma/Elastic style). Optional for user rules; the catalogue
+    # lint (wifguard.rule_lint) requires them on every shipped rule.
+    fires_when: str = ""  # Markdown clause completing "fires when ..." (README table, SARIF)
+    severity_note: str = ""  # the severity column when escalations change it, e.g. "high, critical at root"
     references: tuple[str, ...] = ()
+    attack: tuple[str, ...] = ()  # MITRE ATT&CK technique ids, e.g. T1098.001
+    false_positives: tuple[str, ...] = ()
+    triage: str = ""  # what to check first when it fires
 
     @field_validator("severity", mode="before")
     @classmethod
     def _sev(cls, v: Any) -> Any:
         return Severity.parse(v)
+
+    @field_validator("references")
+    @classmethod
+    def _urls(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for url in v:
+            if not _URL_RE.match(url):
+                raise ValueError(f"{url!r} is not an absolute http(s) URL")
+        return v
+
+    @field_validator("attack")
+    @classmethod
+    def _attack(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for tid in v:
+            if not ATTACK_ID_RE.match(tid):
+                raise ValueError(f"{tid!r} is not a MITRE ATT&CK technique id (T1234 or T1234.001)")
+        return v
+
+    @field_validator("false_positives")
+    @classmethod
+    def _fps(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if any(not s.strip() for s in v):
+            raise ValueError("an entry is empty")
+        return v
+
+
+def rule_json_schema() -> dict[str, Any]:
+    """The JSON Schema of one rule as written in YAML (for editors and user catalogues)."""
+    return RuleSpec.model_json_schema()
 
 
 _MACRO_VAR_RE = re.compile(r"\.\s*(?:all|exists|exists_one|map|filter)\s*\(\s*([A-Za-z_]\w*)\s*,")

@@ -7,6 +7,7 @@ so code scanning annotates the pull request line that adds the risky trust.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from wifguard import __version__
 from wifguard.inputs import Located
 from wifguard.model import Finding, Severity
+from wifguard.rule_lint import attack_techniques, attack_url
 from wifguard.rules import Rule
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -58,18 +60,59 @@ def help_uri(rule_id: str) -> str:
     return f"{INFO_URI}#the-rules:~:text={rule_id}"
 
 
+_LINK = re.compile(r"\[([^\]]+)\]\(([^)]+)\)")
+
+
+def _plain(markdown: str) -> str:
+    return " ".join(_LINK.sub(r"\1", markdown).replace("`", "").split())
+
+
+def _markdown(markdown: str) -> str:
+    # README-relative anchors (#outside-checks) point into the README from a SARIF viewer.
+    return " ".join(_LINK.sub(lambda m: f"[{m[1]}]({INFO_URI}{m[2]})" if m[2].startswith("#") else m[0],
+                              markdown).split())
+
+
+def _full_description(rule: Rule) -> dict[str, str]:
+    """What the rule detects: its "fires when" clause (the README row), else description or remediation."""
+    s = rule.spec
+    if s.fires_when.strip():
+        return {"text": f"Fires when {_plain(s.fires_when)}.", "markdown": f"Fires when {_markdown(s.fires_when)}."}
+    # The full description says what to do, not the title again.
+    return {"text": " ".join((s.description or s.remediation).split())}
+
+
+def _help(rule: Rule) -> dict[str, str]:
+    """How to fix and how to triage, with false positives, ATT&CK techniques and references."""
+    s = rule.spec
+    triage = " ".join(s.triage.split())
+    text = rule.remediation_template + (f" Triage: {triage}" if triage else "")
+    parts = [f"**Remediation.** {rule.remediation_template}"]
+    if triage:
+        parts.append(f"**Triage.** {triage}")
+    if s.false_positives:
+        parts.append("**False positives.**\n" + "\n".join(f"- {' '.join(fp.split())}" for fp in s.false_positives))
+    if s.attack:
+        cat = attack_techniques()
+        parts.append("**MITRE ATT&CK.** " + ", ".join(
+            f"[{t}{' ' + cat.name(t) if cat.name(t) else ''}]({attack_url(t)})" for t in s.attack))
+    if s.references:
+        parts.append("**References.**\n" + "\n".join(f"- <{u}>" for u in s.references))
+    return {"text": text, "markdown": "\n\n".join(parts)}
+
+
 def _rule_descriptor(rule: Rule, severity: Severity) -> dict[str, Any]:
     return {
         "id": rule.id,
         "name": "".join(w.capitalize() for w in rule.spec.title.replace("-", " ").split() if w.isalnum()) or rule.id,
         "shortDescription": {"text": rule.spec.title},
-        # The full description says what to do, not the title again.
-        "fullDescription": {"text": " ".join((rule.spec.description or rule.spec.remediation).split())},
-        "help": {"text": rule.remediation_template},
+        "fullDescription": _full_description(rule),
+        "help": _help(rule),
         "helpUri": help_uri(rule.id),
         "defaultConfiguration": {"level": level(severity)},
         "properties": {
-            "tags": ["security", "workload-identity-federation", rule.spec.category],
+            "tags": ["security", "workload-identity-federation", rule.spec.category,
+                     *(f"external/mitre-attack/{t}" for t in rule.spec.attack)],
             "security-severity": _SECURITY_SEVERITY[severity],
             "precision": "high",
             "problem.severity": "error" if severity >= Severity.HIGH else "warning",

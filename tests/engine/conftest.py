@@ -8,9 +8,7 @@ unique module name (several ``conftest.py`` files in this tree share the module 
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,9 +21,8 @@ from engine_helpers import (  # noqa: F401  (re-exported builders)
     graph_fic,
     role,
     rule_ids,
+    wifguard_cli,
 )
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -46,12 +43,6 @@ def cli(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
     """Run ``python -m wifguard.cli evaluate ...`` in tmp_path as a subprocess."""
 
     def _run(*args: str | Path) -> subprocess.CompletedProcess[str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("WIFGUARD_")}
-        env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-        env["NO_COLOR"] = "1"
-        return subprocess.run(
-            [sys.executable, "-m", "wifguard.cli", "evaluate", *map(str, args)],
-            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False,
-        )
+        return wifguard_cli("evaluate", *map(str, args), cwd=tmp_path)
 
     return _run

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from wifguard.config import load_config
@@ -273,6 +277,23 @@ def evaluate(context: TrustContext, eng: Engine | None = None, **kwargs: Any) ->
     return (eng or engine()).evaluate(context, **kwargs)
 
 
+# -- one credential, evaluated (the rule tests' shorthand) -------------------------------------
+def flex_fic(expression: str, issuer: str = GH, name: str = "flex") -> Credential:
+    """A flexible credential (claimsMatchingExpression, no subject)."""
+    return graph_fic(name=name, issuer=issuer, subject=None, expression=expression)
+
+
+def ids_for(issuer: str, subject: str = GOOD_GH_SUBJECT, roles: Iterable[RoleAssignment] = (),
+            **overrides: Any) -> set[str]:
+    """Rule ids fired by one Graph credential (issuer, subject) on an app holding ``roles``."""
+    return rule_ids(evaluate(ctx(graph_fic(issuer=issuer, subject=subject), roles), engine(**overrides)))
+
+
+def flex_ids(expression: str, issuer: str = GH, **overrides: Any) -> set[str]:
+    """Rule ids fired by one flexible credential on an app without roles."""
+    return rule_ids(evaluate(ctx(flex_fic(expression, issuer, name="fic-1")), engine(**overrides)))
+
+
 # -- reading evaluations ----------------------------------------------------------------------
 def rule_ids(evaluation: Evaluation) -> set[str]:
     return {f.rule_id for f in evaluation.findings}
@@ -330,3 +351,16 @@ def assert_finding(
         assert ra["scope"] == role_assignment.scope
         assert ra["role"], ra
     assert isinstance(d["fingerprint"], str) and len(d["fingerprint"]) >= 16
+
+
+# -- the command line ---------------------------------------------------------------------------
+REPO = Path(__file__).resolve().parents[2]
+
+
+def wifguard_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m wifguard.cli ARGS`` as a subprocess (this checkout, no WIFGUARD_* settings)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WIFGUARD_")}
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    env["NO_COLOR"] = "1"
+    return subprocess.run([sys.executable, "-m", "wifguard.cli", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120, check=False)

@@ -27,6 +27,7 @@ from engine_helpers import (
     ctx,
     engine,
     evaluate,
+    flex_fic,
     graph_fic,
     one,
     role,
@@ -102,15 +103,11 @@ def test_wif209_not_for_an_exact_subject() -> None:
 
 
 # -- flexible credentials through the subject rules ---------------------------------------------
-def flex(expr: str, issuer: str = GH):
-    return graph_fic(name="flex", issuer=issuer, subject=None, expression=expr)
-
-
 @pytest.mark.parametrize("expr", ["claims['sub'] matches 'repo:contoso/app:*'",
                                   "claims['sub'] matches 'repo:contoso/*'",
                                   "claims['sub'] eq 'repo:contoso/app:pull_request'"])
 def test_wif202_flexible_expression_that_can_match_pull_requests(expr: str) -> None:
-    cred = flex(expr)
+    cred = flex_fic(expr)
     c = ctx(cred, [role(CONTRIBUTOR, RG_SCOPE)])
     f = one(evaluate(c), "WIF202")
     assert f.severity.label == "critical"
@@ -121,28 +118,28 @@ def test_wif202_flexible_expression_that_can_match_pull_requests(expr: str) -> N
 @pytest.mark.parametrize("expr", ["claims['sub'] matches 'repo:contoso/app:environment:*'",
                                   "claims['sub'] matches 'repo:contoso/app:ref:refs/heads/*'"])
 def test_wif202_not_when_the_expression_cannot_match_pull_requests(expr: str) -> None:
-    assert "WIF202" not in rule_ids(evaluate(ctx(flex(expr), [role(CONTRIBUTOR, RG_SCOPE)])))
+    assert "WIF202" not in rule_ids(evaluate(ctx(flex_fic(expr), [role(CONTRIBUTOR, RG_SCOPE)])))
 
 
 def test_wif202_flexible_not_without_privilege() -> None:
-    assert "WIF202" not in rule_ids(evaluate(ctx(flex("claims['sub'] matches 'repo:contoso/app:*'"),
+    assert "WIF202" not in rule_ids(evaluate(ctx(flex_fic("claims['sub'] matches 'repo:contoso/app:*'"),
                                                  [role(READER, SUB_SCOPE)])))
 
 
 def test_wif203_flexible_any_ref() -> None:
-    cred = flex("claims['sub'] matches 'repo:contoso/app:ref:*'")
+    cred = flex_fic("claims['sub'] matches 'repo:contoso/app:ref:*'")
     f = one(evaluate(ctx(cred, [role(OWNER, SUB_SCOPE)])), "WIF203")
     assert "repo:contoso/app:ref:*" in f.message
-    assert "WIF203" not in rule_ids(evaluate(ctx(flex("claims['sub'] matches 'repo:contoso/app:environment:*'"),
+    assert "WIF203" not in rule_ids(evaluate(ctx(flex_fic("claims['sub'] matches 'repo:contoso/app:environment:*'"),
                                                  [role(OWNER, SUB_SCOPE)])))
     assert "WIF203" not in rule_ids(evaluate(ctx(cred, [role(OWNER, RG_SCOPE)])))  # below subscription
 
 
 def test_wif207_flexible_any_run_phase() -> None:
-    cred = flex("claims['sub'] matches 'organization:contoso:project:infra:workspace:prod:run_phase:*'", issuer=TFC)
+    cred = flex_fic("claims['sub'] matches 'organization:contoso:project:infra:workspace:prod:run_phase:*'", issuer=TFC)
     f = one(evaluate(ctx(cred, [role(CONTRIBUTOR, RG_SCOPE)])), "WIF207")
     assert "run_phase:*" in f.message
-    apply_only = flex("claims['sub'] matches 'organization:contoso:project:infra:workspace:*:run_phase:apply'",
+    apply_only = flex_fic("claims['sub'] matches 'organization:contoso:project:infra:workspace:*:run_phase:apply'",
                       issuer=TFC)
     assert "WIF207" not in rule_ids(evaluate(ctx(apply_only, [role(CONTRIBUTOR, RG_SCOPE)])))
 
@@ -231,8 +228,8 @@ def test_home_tenant_given_in_upper_case_still_allows_its_clusters() -> None:
 ])
 def test_allow_lists_fire_on_a_flexible_expression_naming_another_owner(rule: str, issuer: str, expr: str,
                                                                         overrides: dict) -> None:
-    cred = flex(expr, issuer=issuer)
+    cred = flex_fic(expr, issuer=issuer)
     f = one(evaluate(ctx(cred), engine(**overrides)), rule)
     assert "evil" in f.message and "expression" in f.message
-    allowed = flex(expr.replace("evil", "contoso"), issuer=issuer)
+    allowed = flex_fic(expr.replace("evil", "contoso"), issuer=issuer)
     assert rule not in rule_ids(evaluate(ctx(allowed), engine(**overrides)))

@@ -11,16 +11,13 @@ from engine_helpers import (
     assert_finding,
     ctx,
     evaluate,
+    flex_ids,
     graph_fic,
     one,
     rule_ids,
 )
 
 from wifguard.model import IdentityKind
-
-
-def flex_ids(expression: str, issuer: str = GH) -> set[str]:
-    return rule_ids(evaluate(ctx(graph_fic(issuer=issuer, expression=expression))))
 
 
 # -- WIF301 ------------------------------------------------------------------------------------

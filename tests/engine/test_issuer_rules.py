@@ -28,6 +28,7 @@ from engine_helpers import (
     engine,
     evaluate,
     graph_fic,
+    ids_for,
     one,
     rule_ids,
     severity,
@@ -45,10 +46,6 @@ SUBJECT_FOR = {
     GOOGLE: "112233445566778899001",
     ENTRA_HOME: "5e5e5e5e-6f6f-4a7a-8b8b-9c9c9c9c9c9c",
 }
-
-
-def ids_for(issuer: str, subject: str = "repo:contoso@1001/app@2002:environment:prod", **overrides) -> set[str]:
-    return rule_ids(evaluate(ctx(graph_fic(issuer=issuer, subject=subject)), engine(**overrides)))
 
 
 # -- WIF101: allow-list -----------------------------------------------------------------------

@@ -30,6 +30,7 @@ from engine_helpers import (
     engine,
     evaluate,
     graph_fic,
+    ids_for,
     one,
     role,
     rule_ids,
@@ -37,11 +38,6 @@ from engine_helpers import (
 )
 
 from wifguard.model import IdentityKind
-
-
-def ids_for(issuer: str, subject: str, roles=(), **overrides) -> set[str]:
-    return rule_ids(evaluate(ctx(graph_fic(issuer=issuer, subject=subject), roles), engine(**overrides)))
-
 
 OWNERS_CONTOSO = {"github": {"allowed_owners": ["Contoso"]}}
 

@@ -31,6 +31,7 @@ from wifguard.inventory.gaps import ContextIncomplete
 from wifguard.inventory.graph import GraphError, NotFound
 from wifguard.inventory.permissions import PermissionDenied
 from wifguard.model import ModelError
+from wifguard.notify.channels import UnknownChannelType
 from wifguard.notify.config import NotifyConfigError
 from wifguard.pipeline import BatchNotDurable, NotificationsNotQueued, RunResult
 from wifguard.privilege.tiering import TieringError
@@ -59,6 +60,7 @@ TABLE: dict[type[BaseException], tuple[Callable[[str], BaseException], int, int,
     RuleError: (lambda m: RuleError(m), 500, 2, errors.ConfigError),
     SettingsError: (lambda m: SettingsError(m), 500, 2, errors.ConfigError),
     NotifyConfigError: (lambda m: NotifyConfigError([m]), 500, 2, errors.ConfigError),
+    UnknownChannelType: (lambda m: UnknownChannelType(m), 500, 2, errors.ConfigError),
     ExternalConfigError: (lambda m: ExternalConfigError(m), 500, 2, errors.ConfigError),
     TieringError: (lambda m: TieringError(m), 500, 2, errors.ConfigError),
     UnknownName: (lambda m: UnknownName(m), 500, 2, errors.ConfigError),

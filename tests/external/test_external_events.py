@@ -4,6 +4,7 @@ findings carry the provider's answer, and an "unknown" never resolves a stored W
 from __future__ import annotations
 
 import copy
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,9 @@ def _env(azurite: Azurite, sim: SimTenant, prefix: str, config: Path) -> dict[st
 
 
 def _decoded(i: int) -> Decoded:
-    change = Change("audit-log", f"ev-{i}-{id(object())}", ChangeKind.IDENTITY, identity_kind=IdentityKind.APPLICATION,
+    # A fresh event id per call (id(object()) repeats once the object is freed, and the ledger
+    # would then rightly answer the second batch "duplicate").
+    change = Change("audit-log", f"ev-{i}-{uuid.uuid4()}", ChangeKind.IDENTITY, identity_kind=IdentityKind.APPLICATION,
                     identity_id=app_object_id(i))
     return Decoded(change.event_id, "accepted", "", (change,), None, "audit-log")
 

@@ -57,10 +57,10 @@ def config() -> NotifyConfig:
 def test_parses_the_documented_shape(config: NotifyConfig) -> None:
     assert list(config.channels) == ["secops-teams", "platform-slack", "siem", "archive"]
     teams = config.channels["secops-teams"]
-    assert teams.type is ChannelType.TEAMS and teams.url_setting == "WIFGUARD_TEAMS_URL"
+    assert teams.type == ChannelType.TEAMS and teams.url_setting == "WIFGUARD_TEAMS_URL"
     assert teams.min_severity is Severity.HIGH and teams.rules is None
     siem = config.channels["siem"]
-    assert siem.type is ChannelType.EVENTGRID and siem.topic_key_setting == "WIFGUARD_EVENTGRID_KEY"
+    assert siem.type == ChannelType.EVENTGRID and siem.topic_key_setting == "WIFGUARD_EVENTGRID_KEY"
     assert config.channels["platform-slack"].rules == ("WIF-01*",)
     assert len(config.routes) == 3 and config.routes[1].rules == ("WIF-010", "wif-011")
     assert config.default_channels == ("archive",)
@@ -136,7 +136,7 @@ def test_validation_errors_name_the_place_and_the_problem() -> None:
     )
     text = "\n".join(problems)
     assert (
-        "notifications.channels.a.type: must be one of teams, slack, webhook, eventgrid (got 'email')" in text
+        "notifications.channels.a.type: must be one of eventgrid, slack, teams, webhook (got 'email')" in text
     )
     assert "notifications.channels.b.url_setting: must name an app setting" in text
     assert "secrets and URLs are never written in the config file" in text

@@ -6,7 +6,8 @@ settings / environment variables, which in Azure are Key Vault references)::
     notifications:
       channels:
         secops-teams:
-          type: teams                      # teams | slack | webhook | eventgrid
+          type: teams                      # a registered type (wifguard.notify.channels):
+                                           #   teams | slack | webhook | eventgrid
           url_setting: WIFGUARD_TEAMS_URL  # app setting holding the webhook URL / topic endpoint
           min_severity: medium             # optional: this channel never gets less
           rules: [WIF-001, "WIF-1*"]       # optional: only these rule ids (fnmatch patterns)
@@ -57,7 +58,7 @@ from typing import Any
 from wifguard.errors import ConfigError
 from wifguard.model import Finding, Severity
 
-from .compose import ChannelType
+from .channels import Channel, UnknownChannelType, channel_kind, load_builtin_channels
 
 _SETTING_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]*$")
 _SLACK_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
@@ -90,11 +91,16 @@ class RetryPolicy:
 @dataclass(frozen=True, slots=True)
 class ChannelConfig:
     name: str
-    type: ChannelType
+    type: str  # a registered channel type (wifguard.notify.channels)
     url_setting: str
     topic_key_setting: str | None = None
     min_severity: Severity | None = None
     rules: tuple[str, ...] | None = None
+    options: Mapping[str, str] = field(default_factory=dict)  # the type's own keys (app-setting names)
+
+    @property
+    def kind(self) -> Channel:
+        return channel_kind(self.type)
 
     def accepts(self, finding: Finding) -> bool:
         if self.min_severity is not None and finding.severity < self.min_severity:
@@ -259,31 +265,39 @@ class _Parser:
         if not isinstance(name, str) or not _CHANNEL_NAME.match(name):
             self.err(where, "channel names use letters, digits, '-', '_' and '.' (at most 64)")
             return None
-        m = self.mapping(value, where, {"type", "url_setting", "topic_key_setting", "min_severity", "rules"})
+        kinds = load_builtin_channels()
+        owners: dict[str, list[str]] = {}  # option key -> the types that take it
+        for t, k in sorted(kinds.items()):
+            for key in k.options:
+                owners.setdefault(key, []).append(t)
+        m = self.mapping(value, where, {"type", "url_setting", "min_severity", "rules", *owners})
         if not m:
             if value is None or isinstance(value, Mapping):
                 self.err(where, "must set at least 'type' and 'url_setting'")
             return None
         raw_type = m.get("type")
-        ctype: ChannelType | None = None
+        kind: Channel | None = None
         try:
-            ctype = ChannelType(str(raw_type).strip().lower()) if raw_type is not None else None
-        except ValueError:
+            kind = channel_kind(str(raw_type)) if raw_type is not None else None
+        except UnknownChannelType:
             pass
-        if ctype is None:
-            names = ", ".join(c.value for c in ChannelType)
-            self.err(f"{where}.type", f"must be one of {names} (got {raw_type!r})")
+        if kind is None:  # unknown: fail at load, naming the registered types
+            self.err(f"{where}.type", f"must be one of {', '.join(sorted(kinds))} (got {raw_type!r})")
         url_setting = self.setting_name(m.get("url_setting"), f"{where}.url_setting", required=True)
-        key_setting = self.setting_name(
-            m.get("topic_key_setting"), f"{where}.topic_key_setting", required=False
-        )
-        if key_setting is not None and ctype is not None and ctype is not ChannelType.EVENTGRID:
-            self.err(f"{where}.topic_key_setting", "only applies to channels of type eventgrid")
+        options: dict[str, str] = {}
+        for key, types in owners.items():
+            setting = self.setting_name(m.get(key), f"{where}.{key}", required=False)
+            if setting is None:
+                continue
+            if kind is not None and key not in kind.options:
+                self.err(f"{where}.{key}", f"only applies to channels of type {', '.join(types)}")
+            options[key] = setting
         min_sev = self.severity(m.get("min_severity"), f"{where}.min_severity")
         rules = self.str_list(m.get("rules"), f"{where}.rules")
-        if ctype is None or url_setting is None:
+        if kind is None or url_setting is None:
             return None
-        return ChannelConfig(name, ctype, url_setting, key_setting, min_sev, rules)
+        return ChannelConfig(name, kind.type, url_setting, options.get("topic_key_setting"), min_sev, rules,
+                             options=options)
 
     def channel_refs(
         self, value: Any, where: str, known: Mapping[str, Any], all_names: set[str]

@@ -10,18 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from .channels import channel_kind
+from .channels.slack import SLACK_EVENT_TYPE as SLACK_EVENT_TYPE
 from .compose import ChannelType, event_id
 from .notice import Notice
 
-#: Slack message metadata event type (https://api.slack.com/metadata)
-SLACK_EVENT_TYPE = "wifguard_notification"
 
-
-def with_dedup_key(payload: dict[str, Any], channel_type: ChannelType, notice: Notice) -> dict[str, Any]:
-    nid = notice.message_id or event_id(notice)
-    if channel_type is ChannelType.SLACK:
-        return {**payload, "metadata": {"event_type": SLACK_EVENT_TYPE,
-                                        "event_payload": {"notification_id": nid}}}
-    if channel_type is ChannelType.TEAMS:
-        return {**payload, "notificationId": nid}
-    return payload
+def with_dedup_key(payload: dict[str, Any], channel_type: ChannelType | str, notice: Notice) -> dict[str, Any]:
+    """Where the id goes is the channel type's (``Channel.with_id``)."""
+    return channel_kind(str(channel_type)).with_id(payload, notice.message_id or event_id(notice))

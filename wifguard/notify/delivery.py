@@ -26,7 +26,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from .compose import CLOUDEVENT_CONTENT_TYPE, EVENT_ID_NAMESPACE, ChannelType, compose, event_id
+from .channels import channel_kind
+from .compose import EVENT_ID_NAMESPACE, ChannelType, compose, event_id
 from .config import ChannelConfig, NotifyConfig, RetryPolicy, route
 from .dedup import with_dedup_key
 from .escape import clean
@@ -75,7 +76,6 @@ class DeliveryResult:
 
 
 MESSAGE_MAX_NOTICES = 200  # findings one grouped message carries (its outbox row lists their ids)
-CHAT_TYPES = frozenset({ChannelType.TEAMS, ChannelType.SLACK})
 
 
 def message_id(notices: Sequence[Notice]) -> str:
@@ -122,14 +122,14 @@ class Endpoint:
     """A channel with its secrets resolved from app settings."""
 
     name: str
-    type: ChannelType
+    type: ChannelType | str  # a registered channel type
     url: str
     key: str | None = None  # Event Grid topic access key; None: use a token credential
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     timeout: float = 10.0
 
     def __repr__(self) -> str:  # never show the URL or key
-        return f"Endpoint(name={self.name!r}, type={self.type.value!r})"
+        return f"Endpoint(name={self.name!r}, type={str(self.type)!r})"
 
 
 def check_url(url: str) -> str | None:
@@ -347,15 +347,16 @@ async def deliver(
         "channel": channel.name,
         "fingerprint": notice.finding.fingerprint,
         "kind": notice.kind.value,
-        "channel_type": channel.type.value,
+        "channel_type": str(channel.type),
     }
     try:
+        kind = channel_kind(str(channel.type))
         payload = with_dedup_key(compose(notice, channel.type), channel.type, notice)
     except Exception as e:  # a composition bug must not stop the other notices
         log.exception("notify: composing for channel %s failed", channel.name)
         return DeliveryResult(ok=False, status=None, attempts=0, error=f"compose failed: {e}", **base)
 
-    if channel.type is ChannelType.EVENTGRID:
+    if kind.transport == "eventgrid":
         try:
             event = to_azure_cloud_event(payload)
             own = publisher is None
@@ -370,7 +371,7 @@ async def deliver(
             if own:
                 await pub.close()
     else:
-        content_type = CLOUDEVENT_CONTENT_TYPE if channel.type is ChannelType.WEBHOOK else "application/json"
+        content_type = kind.content_type
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         outcome, attempts = await _with_retries(
             lambda: _post_once(client, channel, body, content_type), channel.retry, rng
@@ -461,7 +462,7 @@ class Notifier:
         ch = self.config.channels.get(name)
         return DeliveryResult(channel=name, ok=False, status=None, attempts=0, error=error,
                               fingerprint=notice.finding.fingerprint, kind=notice.kind.value,
-                              channel_type=ch.type.value if ch else "", skipped=True)
+                              channel_type=str(ch.type) if ch else "", skipped=True)
 
     def begin_run(self) -> None:
         """Start a new run: breakers and "unusable channel" warnings are per run.
@@ -517,19 +518,19 @@ class Notifier:
                 error=ep,
                 fingerprint=notice.finding.fingerprint,
                 kind=notice.kind.value,
-                channel_type=ch.type.value if ch else "",
+                channel_type=str(ch.type) if ch else "",
             )
         if self.breaker_open(channel_name):
             return self._skipped(notice, channel_name, "not attempted: the channel's circuit breaker is open "
                                                        "after consecutive failures; pending for the next run")
-        if ep.type is ChannelType.SLACK:
+        if ep.type == ChannelType.SLACK:  # owners are pinged by their Slack member ids
             notice = replace(notice, chat_ids=await self.slack_ids(notice))
         async with self._sem:
             if self.breaker_open(channel_name):  # opened while this delivery waited its turn
                 return self._skipped(notice, channel_name, "not attempted: the channel's circuit breaker is "
                                                            "open after consecutive failures; pending for the next run")
             publisher = None
-            if ep.type is ChannelType.EVENTGRID:
+            if channel_kind(str(ep.type)).transport == "eventgrid":
                 try:
                     publisher = self._publisher(ep)
                 except Exception as e:
@@ -541,13 +542,13 @@ class Notifier:
                         error=clean(str(e), 300),
                         fingerprint=notice.finding.fingerprint,
                         kind=notice.kind.value,
-                        channel_type=ep.type.value,
+                        channel_type=str(ep.type),
                     ))
             return self._record(await deliver(notice, ep, self._client, publisher=publisher, rng=self._rng))
 
     def chat(self, channel_name: str) -> bool:
         ch = self.config.channels.get(channel_name)
-        return ch is not None and ch.type in CHAT_TYPES
+        return ch is not None and ch.kind.chat
 
     def groupable(self, notice: Notice, channel_name: str) -> bool:
         """Whether this notice joins its identity's one message on this channel: chat channels
@@ -594,7 +595,7 @@ class Notifier:
     async def post(self, channel_name: str, payload: Mapping[str, Any], kind: str = "digest") -> DeliveryResult:
         """Deliver a composed body (a digest) to one Teams/Slack/webhook channel, with retries."""
         ep = self.endpoint(channel_name)
-        if isinstance(ep, str) or ep.type is ChannelType.EVENTGRID:
+        if isinstance(ep, str) or channel_kind(str(ep.type)).transport != "http":
             error = ep if isinstance(ep, str) else "digests go to chat channels only"
             return DeliveryResult(channel=channel_name, ok=False, status=None, attempts=0, error=error, kind=kind)
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
@@ -605,7 +606,7 @@ class Notifier:
         if not outcome.ok:
             log.warning("notify: %s to channel %s failed: %s", kind, channel_name, outcome.error)
         return DeliveryResult(channel=ep.name, ok=outcome.ok, status=outcome.status, attempts=attempts,
-                              error=outcome.error, kind=kind, channel_type=ep.type.value)
+                              error=outcome.error, kind=kind, channel_type=str(ep.type))
 
     async def slack_ids(self, notice: Notice) -> dict[str, str]:
         """Owners' Slack member ids: the configured map, then ``users.lookupByEmail`` when a bot

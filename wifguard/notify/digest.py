@@ -212,19 +212,20 @@ def digest_slack_message(d: Digest) -> dict[str, Any]:
 
 
 def compose_digest(d: Digest, channel_type: str) -> dict[str, Any] | None:
-    """The digest body for a chat channel; None for machine channels (they get every finding)."""
-    if channel_type == "teams":
-        return digest_teams_message(d)
-    if channel_type == "slack":
-        return digest_slack_message(d)
-    return None
+    """The digest body for a channel with a digest mode; None for machine channels (they get
+    every finding)."""
+    from .channels import channel_kind
+
+    return channel_kind(channel_type).compose_digest(d)
 
 
 def digest_channels(channels: Mapping[str, Any], configured: Sequence[str] | None) -> list[str]:
-    """The configured digest channels, or every Teams and Slack channel."""
+    """The configured digest channels, or every channel whose type has a digest mode (Teams, Slack)."""
+    from .channels import channel_kind
+
     if configured is not None:
         return [c for c in configured if c in channels]
-    return [name for name, ch in channels.items() if str(ch.type.value) in ("teams", "slack")]
+    return [name for name, ch in channels.items() if channel_kind(str(ch.type)).has_digest]
 
 
 def profile(ctx: TrustContext, privileged_roles: frozenset[str] = frozenset()) -> dict[str, Any]:

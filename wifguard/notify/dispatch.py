@@ -266,7 +266,7 @@ def _pieces(messages: Iterable[Message], stored: Sequence[OutboxEntry]) -> list[
 def _delivered_before(n: Notice, m: Message, notifier: Notifier) -> DeliveryResult:
     ch = notifier.config.channels.get(m.channel)
     return DeliveryResult(channel=m.channel, ok=True, status=None, attempts=0, fingerprint=n.finding.fingerprint,
-                          kind=n.kind.value, channel_type=ch.type.value if ch else "", notification_id=m.id)
+                          kind=n.kind.value, channel_type=str(ch.type) if ch else "", notification_id=m.id)
 
 
 def _identity(n: Notice) -> str:

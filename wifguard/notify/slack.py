@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from wifguard.model import Severity
+from wifguard.rule_guidance import rule_guidance
 
 from .escape import slack_text
 from .notice import Notice, NoticeKind, portal_links
@@ -162,6 +163,9 @@ def slack_message(notice: Notice) -> dict[str, Any]:
         detail.append({"type": "section", "text": label("Also on this identity")})
         detail += [{"type": "section", "text": plain(line, 300)} for line in lines]
     detail.append({"type": "section", "fields": [label("Remediation"), plain(f.remediation, FIELD_LIMIT)]})
+    guidance = rule_guidance(f.rule_id)
+    if guidance is not None and guidance.triage:
+        detail.append({"type": "section", "fields": [label("Triage"), plain(guidance.triage, FIELD_LIMIT)]})
     links = portal_links(notice)
     if links:
         detail.append({

@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from wifguard.model import Finding, Severity
+from wifguard.rule_guidance import rule_guidance
 
 from .escape import mention_name, plain, teams_run
 from .notice import Notice, NoticeKind, portal_links
@@ -206,6 +207,14 @@ def _lead(notice: Notice) -> list[dict[str, Any]]:
     return out
 
 
+def _triage(f: Finding) -> list[dict[str, Any]]:
+    """The rule's triage note (what to check first), for shipped rules."""
+    g = rule_guidance(f.rule_id)
+    if g is None or not g.triage:
+        return []
+    return [rich(run("Triage: ", weight="bolder"), run(g.triage, 600))]
+
+
 def teams_card(notice: Notice) -> dict[str, Any]:
     """The Adaptive Card (``content`` of the attachment) for a notice."""
     f = notice.finding
@@ -233,6 +242,7 @@ def teams_card(notice: Notice) -> dict[str, Any]:
         *_facts(notice),
         *_group(notice.others),
         rich(run("Remediation: ", weight="bolder"), run(f.remediation, 1000), spacing="medium"),
+        *_triage(f),
         _details(notice),
     ]
     card: dict[str, Any] = {
