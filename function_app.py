@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 import azure.functions as func
 
 if TYPE_CHECKING:
-    from wifguard.httpapi import HttpApi
-    from wifguard.pipeline import Responder, RunResult
+    from wifguard.api.http import HttpApi
+    from wifguard.pipeline.responder import Responder, RunResult
 
 app = func.FunctionApp()
 log = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ async def responder() -> Responder:
     """The worker's Responder, created on first use and reused by every invocation."""
     global _responder
     if _responder is None:
-        from wifguard.runtime import build_responder
+        from wifguard.pipeline.runtime import build_responder
         from wifguard.settings import Settings
 
         _responder = await build_responder(Settings.from_env())
@@ -70,7 +70,7 @@ async def audit_logs(events: list[func.EventHubEvent]) -> None:
     done are then duplicates, the others are processed.
     """
     from handlers.audit_logs import decode_audit_bodies
-    from wifguard.pipeline import BatchNotDurable
+    from wifguard.pipeline.responder import BatchNotDurable
 
     try:
         result = await (await responder()).handle(decode_audit_bodies([e.get_body() for e in events]))
@@ -90,7 +90,7 @@ async def resource_events(event: func.EventGridEvent) -> None:
     it and finally dead-letters it (retry policy and dead-letter container are in infra/).
     """
     from handlers.event_grid import decode_function_event
-    from wifguard.pipeline import BatchNotDurable
+    from wifguard.pipeline.responder import BatchNotDurable
 
     try:
         result = await (await responder()).handle([decode_function_event(event)])
@@ -106,7 +106,7 @@ async def resource_events(event: func.EventGridEvent) -> None:
 @app.queue_output(arg_name="shards", queue_name="%WIFGUARD_SWEEP_QUEUE%", connection="WIFGUARD_QUEUE")
 async def sweep_planner(timer: func.TimerRequest, shards: func.Out[list[str]]) -> None:
     """Plans a sweep: one queue message per shard, so many instances evaluate a large tenant."""
-    from wifguard.runtime import plan_sweep, shard_message
+    from wifguard.pipeline.runtime import plan_sweep, shard_message
 
     if timer.past_due:
         # A missed schedule (host down, deployment) still sweeps: late is better than never.
@@ -126,7 +126,7 @@ async def _redrive_parked(r: Responder) -> None:
     """Transient parked records (outages, partial reads) go through the pipeline again: a bounded
     number per tick, each after a backoff that doubles with its attempts."""
     import handlers  # noqa: F401 - registers the decoders the re-drive looks up by source
-    from wifguard.redrive import redrive_due
+    from wifguard.pipeline.redrive import redrive_due
 
     try:
         report = await redrive_due(r)
@@ -143,7 +143,7 @@ async def _redrive_parked(r: Responder) -> None:
 async def sweep_shard(msg: func.QueueMessage) -> None:
     """Evaluates one shard. A failure raises, so the queue retries it and then poisons it."""
     from handlers.sweep import ShardError, decode_shard
-    from wifguard.runtime import run_shard
+    from wifguard.pipeline.runtime import run_shard
 
     try:
         shard = decode_shard(msg.get_body())
@@ -163,10 +163,10 @@ _api: HttpApi | None = None
 
 
 def api() -> HttpApi:
-    """The worker's HTTP API logic (token validation, parameter checks): wifguard.httpapi."""
+    """The worker's HTTP API logic (token validation, parameter checks): wifguard.api.http."""
     global _api
     if _api is None:
-        from wifguard.httpapi import HttpApi
+        from wifguard.api.http import HttpApi
 
         _api = HttpApi(responder)
     return _api
@@ -182,7 +182,7 @@ async def health(req: func.HttpRequest) -> func.HttpResponse:
 
 
 # Callers authenticate with a Microsoft Entra ID token carrying an app role (validated in code,
-# wifguard/apiauth.py), so the host-level key is not what protects these routes.
+# wifguard/api/auth.py), so the host-level key is not what protects these routes.
 @app.function_name("findings")
 @app.route(route="findings", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 async def findings(req: func.HttpRequest) -> func.HttpResponse:

@@ -53,12 +53,12 @@ def bench_engine() -> None:
     a run that records only changes needs first) and with every finding built. CPU time of this
     process, so that other load on the machine does not count; wall time beside it.
     """
+    from wifguard.catalogue.engine import Engine
     from wifguard.config import load_config
-    from wifguard.engine import Engine
-    from wifguard.inventory.connection import Connection
-    from wifguard.inventory.tenant import Inventory
     from wifguard.sim import SimTenant
     from wifguard.sim.generate import generate_seed
+    from wifguard.sources.inventory.connection import Connection
+    from wifguard.sources.inventory.tenant import Inventory
 
     seed = generate_seed(apps=5000, uamis=500, subscriptions=2, role_assignments=800, seed=11)
 
@@ -103,12 +103,12 @@ def bench_findings() -> None:
     the engine benchmark's config, and the rules that contribute most."""
     from collections import Counter
 
+    from wifguard.catalogue.engine import Engine
     from wifguard.config import load_config
-    from wifguard.engine import Engine
-    from wifguard.inventory.connection import Connection
-    from wifguard.inventory.tenant import Inventory
     from wifguard.sim import SimTenant
     from wifguard.sim.generate import generate_seed
+    from wifguard.sources.inventory.connection import Connection
+    from wifguard.sources.inventory.tenant import Inventory
 
     async def read(sim: Any) -> Any:
         async with Inventory(Connection.from_sim(sim)) as inv:
@@ -360,13 +360,13 @@ def bench_external() -> None:
     """A 10,000-app sweep with the GitHub checks on: cache cold, then warm (Azurite), requests
     made against GitHub's quota and the run's budget."""
     from wifguard.azurite import run_azurite
+    from wifguard.catalogue.engine import Engine
     from wifguard.config import load_config
-    from wifguard.engine import Engine
-    from wifguard.external.runtime import open_checks
-    from wifguard.inventory.connection import Connection
+    from wifguard.pipeline.sweep import sweep
     from wifguard.sim import SimTenant
     from wifguard.sim.generate import generate_seed
-    from wifguard.sweep import sweep
+    from wifguard.sources.external.runtime import open_checks
+    from wifguard.sources.inventory.connection import Connection
 
     seed = generate_seed(apps=10000, fics_per_app=2, uamis=1000, subscriptions=4, role_assignments=1000, seed=42)
     seed["github"] = _github_world(seed)

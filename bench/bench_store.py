@@ -15,7 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from wifguard.azurite import run_azurite
-from wifguard.model import Finding, Severity, fingerprint
+from wifguard.domain.model import Finding, Severity, fingerprint
 from wifguard.store import EvaluationScope, Store
 
 TARGET_SECONDS = 5.0

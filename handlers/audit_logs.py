@@ -48,8 +48,8 @@ from handlers.base import (
     type_name,
 )
 from handlers.spans import with_raw
-from wifguard.intake import register_decoder
-from wifguard.model import Actor, Change, ChangeKind, Credential, IdentityKind, ModelError
+from wifguard.domain.model import Actor, Change, ChangeKind, Credential, IdentityKind, ModelError
+from wifguard.pipeline.intake import register_decoder
 
 __all__ = ["decode_audit_bodies", "diff_credentials"]
 

@@ -18,7 +18,7 @@ import orjson
 from wifguard.errors import DecodeError
 
 # The core owns what a decoder returns (the core never imports the adapter layer); re-exported here.
-from wifguard.intake import (
+from wifguard.pipeline.intake import (
     ACCEPTED,
     IGNORED,
     REJECTED,

@@ -48,8 +48,8 @@ from handlers.base import (
     type_name,
 )
 from handlers.spans import with_raw
-from wifguard.intake import register_decoder
-from wifguard.model import Actor, Change, ChangeKind, IdentityKind
+from wifguard.domain.model import Actor, Change, ChangeKind, IdentityKind
+from wifguard.pipeline.intake import register_decoder
 
 if TYPE_CHECKING:  # pragma: no cover
     import azure.functions as func

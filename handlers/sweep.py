@@ -1,7 +1,7 @@
 """Sweep shard messages (storage queue): decoding and validation only.
 
-The planner (``wifguard.runtime.plan_sweep``) writes one message per shard; the queue-triggered
-worker decodes it here and hands it to ``wifguard.runtime.run_shard``.
+The planner (``wifguard.pipeline.runtime.plan_sweep``) writes one message per shard; the queue-triggered
+worker decodes it here and hands it to ``wifguard.pipeline.runtime.run_shard``.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from wifguard import errors
-from wifguard.model import Finding, Severity
+from wifguard.domain.model import Finding, Severity
 from wifguard.package_data import rules_dir
 
 RULES_DIR = rules_dir()
@@ -118,7 +118,7 @@ class QuarantineConfig(_Strict):
 
 
 class PrivilegeConfig(_Strict):
-    """Overrides of the shipped privilege tiers (wifguard/privilege/data/tiering.yaml): key → tier
+    """Overrides of the shipped privilege tiers (wifguard/sources/privilege/data/tiering.yaml): key → tier
     0, 1 or 2. Keys: Graph permission values; directory role template ids or display names;
     Azure role definition GUIDs or names."""
 
@@ -148,7 +148,7 @@ class Config(_Strict):
     quarantine: QuarantineConfig = QuarantineConfig()
     privilege: PrivilegeConfig = PrivilegeConfig()
     notifications: dict[str, Any] = Field(default_factory=dict)
-    external: dict[str, Any] = Field(default_factory=dict)  # providers; validated by wifguard.external.config
+    external: dict[str, Any] = Field(default_factory=dict)  # providers; validated by wifguard.sources.external.config
     source: str = "<defaults>"
 
     @field_validator("home_tenant_id")
@@ -263,7 +263,7 @@ def load_config(path: str | Path | None = None, *, overrides: Mapping[str, Any] 
         # Relative rule paths are relative to the config file, not to wherever the command runs.
         base = Path(path).parent
         cfg = cfg.model_copy(update={"rule_paths": tuple(str(base / p) for p in cfg.rule_paths)})
-    from wifguard.issuers import compile_pattern
+    from wifguard.domain.issuers import compile_pattern
     from wifguard.notify.config import NotifyConfig, NotifyConfigError
 
     try:
@@ -271,7 +271,7 @@ def load_config(path: str | Path | None = None, *, overrides: Mapping[str, Any] 
     except NotifyConfigError as exc:
         raise ConfigError(f"{source}: {exc}", where=source) from exc
 
-    from wifguard.external.config import ExternalConfig, ExternalConfigError
+    from wifguard.sources.external.config import ExternalConfig, ExternalConfigError
 
     try:
         ExternalConfig.from_mapping(cfg.external)

@@ -12,7 +12,7 @@ SCHEMA_FILE = "config.schema.json"
 
 def config_json_schema() -> dict[str, Any]:
     from wifguard.config import Config
-    from wifguard.model import Severity
+    from wifguard.domain.model import Severity
 
     schema = Config.model_json_schema()
     schema["properties"].pop("source", None)  # set by the loader, not by users
@@ -21,8 +21,8 @@ def config_json_schema() -> dict[str, Any]:
     # Users write severities as words (case-insensitive); the model stores them as ordered ints.
     schema["$defs"]["Severity"] = {"type": "string", "enum": [s.label for s in Severity],
                                    "description": "info < low < medium < high < critical"}
-    # Outside providers register their own settings (wifguard.external): one entry each.
-    from wifguard.external.base import load_builtin_providers
+    # Outside providers register their own settings (wifguard.sources.external): one entry each.
+    from wifguard.sources.external.base import load_builtin_providers
 
     schema["properties"]["external"] = {
         "type": "object", "additionalProperties": False, "title": "External",

@@ -8,7 +8,7 @@ file, setting, API route or identity an operator looks at); the cause is chained
 ``raise ... from``.
 
 The specific errors live beside the code that raises them (``wifguard.config.ConfigFileError``,
-``wifguard.inventory.graph.GraphError``, ``wifguard.quarantine.RestoreConflict``...) and
+``wifguard.sources.inventory.graph.GraphError``, ``wifguard.actions.quarantine.RestoreConflict``...) and
 subclass one kind here. They keep their old builtin bases (``ValueError``, ``RuntimeError``...)
 so that every existing ``except`` clause still matches.
 

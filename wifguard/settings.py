@@ -129,7 +129,7 @@ class Settings:
         )
 
     def connection(self) -> object:
-        from wifguard.inventory.connection import Connection
+        from wifguard.sources.inventory.connection import Connection
 
         kw: dict[str, object] = {}
         if self.graph_url:

@@ -1,6 +1,6 @@
 // The responder's API app registration: what callers of the HTTP functions `findings` and
 // `restore` get a Microsoft Entra ID token for (Microsoft Graph Bicep extension). The code
-// validates the token itself (wifguard/apiauth.py: issuer = this tenant, audience = this app,
+// validates the token itself (wifguard/api/auth.py: issuer = this tenant, audience = this app,
 // signature from the tenant's keys) and requires an app role:
 //   Findings.Read        GET  /api/findings
 //   Quarantine.Restore   POST /api/quarantine/{id}/restore

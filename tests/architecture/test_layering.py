@@ -2,7 +2,7 @@
 
 ``function_app.py`` (the Azure Functions) and ``handlers/`` (their payload decoders) are the
 adapter layer. Nothing under ``wifguard/`` may import them, not even lazily inside a function or
-under ``TYPE_CHECKING``; the core finds decoders by source name (``wifguard.intake``).
+under ``TYPE_CHECKING``; the core finds decoders by source name (``wifguard.pipeline.intake``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from wifguard import intake
+from wifguard.pipeline import intake
 
 ROOT = Path(__file__).resolve().parents[2]
 ADAPTERS = ("handlers", "function_app")
@@ -58,7 +58,7 @@ def test_the_check_sees_lazy_and_type_checking_imports(tmp_path: Path) -> None:
 
 
 def test_importing_the_core_loads_no_trigger_module() -> None:
-    code = ("import sys, wifguard.cli, wifguard.pipeline, wifguard.runtime, wifguard.redrive, wifguard.httpapi\n"
+    code = ("import sys, wifguard.cli, wifguard.pipeline.responder, wifguard.pipeline.runtime, wifguard.pipeline.redrive, wifguard.api.http\n"
             "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('handlers', 'function_app'))\n"
             "print(bad); sys.exit(1 if bad else 0)")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)

@@ -22,7 +22,7 @@ from chaos_helpers import (
     write_inputs,
 )
 
-from wifguard.pipeline import NOTIFY_IN_FLIGHT
+from wifguard.pipeline.responder import NOTIFY_IN_FLIGHT
 
 N = 30
 

@@ -49,14 +49,10 @@ from engine_helpers import (
 )
 from pydantic import BaseModel, ConfigDict, Field
 
+from wifguard.catalogue.engine import Engine
 from wifguard.config import load_config
-from wifguard.engine import Engine
-from wifguard.evaluate import evaluate_paths
-from wifguard.external.checks import ExternalFacts, cred_key
-from wifguard.external.facts import EXTERNAL_UNCHECKED
-from wifguard.model import Actor, ChangeKind, Credential, IdentityKind, Owner, TrustContext
-from wifguard.package_data import data_file, examples_dir
-from wifguard.privilege.model import (
+from wifguard.domain.model import Actor, ChangeKind, Credential, IdentityKind, Owner, TrustContext
+from wifguard.domain.privilege import (
     MICROSOFT_GRAPH_APP_ID,
     AppPermission,
     DirectoryRole,
@@ -65,6 +61,10 @@ from wifguard.privilege.model import (
     Privilege,
     TrustedBy,
 )
+from wifguard.offline.evaluate import evaluate_paths
+from wifguard.package_data import data_file, examples_dir
+from wifguard.sources.external.checks import ExternalFacts, cred_key
+from wifguard.sources.external.facts import EXTERNAL_UNCHECKED
 
 ROLES = {"Owner": OWNER, "Contributor": CONTRIBUTOR, "User Access Administrator": UAA,
          "Role Based Access Control Administrator": RBAC_ADMIN, "Managed Identity Contributor": MI_CONTRIBUTOR,

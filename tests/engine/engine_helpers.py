@@ -19,10 +19,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from wifguard.catalogue.engine import Engine, Evaluation
+from wifguard.catalogue.facts import TenantIndex
 from wifguard.config import load_config
-from wifguard.engine import Engine, Evaluation
-from wifguard.facts import TenantIndex
-from wifguard.model import (
+from wifguard.domain.model import (
     Actor,
     Change,
     ChangeKind,

@@ -20,7 +20,7 @@ from engine_helpers import (
     rule_ids,
 )
 
-from wifguard.model import IdentityKind, Owner
+from wifguard.domain.model import IdentityKind, Owner
 
 
 # -- WIF401 ------------------------------------------------------------------------------------

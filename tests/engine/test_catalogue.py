@@ -10,8 +10,8 @@ import pytest
 from catalogue_cases import Case, Fixture, evaluate_case, fixtures_dir, load_fixture
 from engine_helpers import assert_one_sentence
 
+from wifguard.catalogue.rules import load_rules
 from wifguard.package_data import examples_dir, rules_dir
-from wifguard.rules import load_rules
 
 SHIPPED = sorted(r.id for r in load_rules([rules_dir()]))
 FIXTURES: dict[str, Fixture] = {p.stem: load_fixture(p) for p in sorted(fixtures_dir().glob("*.yaml"))}

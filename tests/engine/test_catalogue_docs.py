@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from engine_helpers import REPO, wifguard_cli
 
-from wifguard.catalogue_docs import END, START, rules_table, with_table
+from wifguard.catalogue.docs import END, START, rules_table, with_table
+from wifguard.catalogue.rules import load_rules
 from wifguard.errors import InputError
 from wifguard.package_data import rules_dir
-from wifguard.rules import load_rules
 
 DOCS = ("rules", "docs")
 

@@ -1,4 +1,4 @@
-"""The catalogue lint (wifguard.rule_lint, `wifguard rules lint`) and the rule schema's metadata
+"""The catalogue lint (wifguard.catalogue.lint, `wifguard rules lint`) and the rule schema's metadata
 fields: the shipped catalogue is clean, and each check catches what it is for (with near misses)."""
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from engine_helpers import REPO, wifguard_cli
 
+from wifguard.catalogue.engine import Engine
+from wifguard.catalogue.lint import attack_techniques, attack_url, lint_rules
+from wifguard.catalogue.rules import Rule, RuleError, load_rule_file, load_rules, rule_json_schema
 from wifguard.config import load_config
-from wifguard.engine import Engine
 from wifguard.package_data import rules_dir
-from wifguard.rule_lint import attack_techniques, attack_url, lint_rules
-from wifguard.rules import Rule, RuleError, load_rule_file, load_rules, rule_json_schema
 
 
 def _rule_yaml(**fields: object) -> str:

@@ -10,9 +10,9 @@ import jsonschema
 import pytest
 from engine_helpers import REPO, wifguard_cli
 
+from wifguard.catalogue.rules import load_rule_file, load_rules
 from wifguard.package_data import rules_dir
-from wifguard.rules import load_rule_file, load_rules
-from wifguard.sarif import build_sarif, help_uri
+from wifguard.reporting.sarif import build_sarif, help_uri
 
 SCHEMA = REPO / "tests" / "data" / "sarif-schema-2.1.0.json"
 

@@ -19,9 +19,9 @@ from engine_helpers import (
     severity,
 )
 
+from wifguard.catalogue.engine import Engine
+from wifguard.catalogue.rules import RuleError
 from wifguard.config import ConfigError, load_config
-from wifguard.engine import Engine
-from wifguard.rules import RuleError
 
 # The catalogue: every rule id with its default severity (rules-catalogue.md).
 CATALOGUE = {

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from wifguard.catalogue.engine import Engine
 from wifguard.config import load_config
-from wifguard.engine import Engine
 
 RULE = """\
 - id: ACME001

@@ -33,12 +33,12 @@ from engine_helpers import (
     user_actor,
 )
 
+from wifguard.catalogue.engine import Engine, constant_false, top_level_conjuncts
 from wifguard.config import load_config
-from wifguard.engine import Engine, constant_false, top_level_conjuncts
-from wifguard.model import ChangeKind, Credential, IdentityKind, TrustContext
-from wifguard.privilege import facts as privilege_facts
-from wifguard.privilege.model import Privilege
-from wifguard.privilege.tiering import shipped_tiering
+from wifguard.domain.model import ChangeKind, Credential, IdentityKind, TrustContext
+from wifguard.domain.privilege import Privilege
+from wifguard.sources.privilege import facts as privilege_facts
+from wifguard.sources.privilege.tiering import shipped_tiering
 
 SUBJECTS = [
     (GH, "repo:contoso/app:environment:prod"), (GH, "repo:evil/app:pull_request"),

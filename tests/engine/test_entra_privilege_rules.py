@@ -21,8 +21,8 @@ from engine_helpers import (
     uami_ctx,
 )
 
-from wifguard.model import TrustContext
-from wifguard.privilege.model import (
+from wifguard.domain.model import TrustContext
+from wifguard.domain.privilege import (
     MICROSOFT_GRAPH_APP_ID,
     AppPermission,
     DirectoryRole,

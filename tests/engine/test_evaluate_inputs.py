@@ -7,10 +7,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from wifguard.catalogue.engine import Engine
 from wifguard.config import load_config
-from wifguard.engine import Engine
-from wifguard.inputs import load_file
-from wifguard.model import IdentityKind
+from wifguard.domain.model import IdentityKind
+from wifguard.offline.inputs import load_file
 
 REAL = Path(__file__).resolve().parents[1] / "data" / "real"
 UAMI = ("/subscriptions/00000000-0000-0000-0000-000000000001/resourcegroups/rg/providers/"

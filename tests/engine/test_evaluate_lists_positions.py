@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from wifguard.catalogue.engine import Engine
 from wifguard.config import load_config
-from wifguard.engine import Engine
-from wifguard.evaluate import evaluate_paths
-from wifguard.inputs import line_col, loads_with_positions
+from wifguard.offline.evaluate import evaluate_paths
+from wifguard.offline.inputs import line_col, loads_with_positions
 
 GH = "https://token.actions.githubusercontent.com"
 AUD = ["api://AzureADTokenExchange"]

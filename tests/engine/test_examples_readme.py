@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
+from wifguard.catalogue.engine import Engine
 from wifguard.config import load_config
-from wifguard.engine import Engine
-from wifguard.evaluate import evaluate_paths
+from wifguard.offline.evaluate import evaluate_paths
 from wifguard.package_data import data_file, examples_dir
 
 _ITEM = re.compile(r"^- `(?P<file>[^`]+\.json)`: (?P<text>.*)$", re.M)

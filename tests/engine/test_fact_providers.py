@@ -9,19 +9,20 @@ from typing import Any
 
 import pytest
 
-from wifguard import facts as F
+from wifguard.catalogue import facts as F
+from wifguard.catalogue.engine import Engine
+from wifguard.catalogue.facts import registry
+from wifguard.catalogue.facts.providers import FactField, FactRegistry, UnknownFact, fact_provider
+from wifguard.catalogue.facts.providers.__main__ import BEGIN, END
+from wifguard.catalogue.facts.registry import TARGETS, markdown_table
+from wifguard.catalogue.rules import RuleError, load_rule_file
 from wifguard.config import load_config
-from wifguard.engine import Engine
-from wifguard.fact_providers import FactField, FactRegistry, UnknownFact, fact_provider, registry
-from wifguard.fact_providers.__main__ import BEGIN, END
-from wifguard.fact_providers.registry import TARGETS, markdown_table
-from wifguard.model import Credential, Identity, IdentityKind, TrustContext
-from wifguard.rules import RuleError, load_rule_file
+from wifguard.domain.model import Credential, Identity, IdentityKind, TrustContext
 
 ROOT = Path(__file__).resolve().parents[2]
 GH = "https://token.actions.githubusercontent.com"
 
-# What each target's conditions could read before the registry existed (wifguard.rules.VARIABLES).
+# What each target's conditions could read before the registry existed (wifguard.catalogue.rules.VARIABLES).
 BEFORE = {
     "credential": {"credential", "issuer", "subject", "flex", "identity", "config", "prior", "external"},
     "tenant": {"credential", "issuer", "subject", "flex", "identity", "config", "tenant"},
@@ -81,7 +82,7 @@ def test_every_provider_builds_its_own_fields_from_real_inputs() -> None:
     built = privilege.build(ctx, cf.tiering, cf.privileged_roles, frozenset(cf.root_scopes))
     assert privilege.field_names <= set(built)
     evidence = registry.provider("evidence")
-    from wifguard.fact_providers.changes import sample_change
+    from wifguard.catalogue.facts.providers.changes import sample_change
 
     assert set(evidence.build(sample_change(cred))) == evidence.field_names
 
@@ -89,7 +90,7 @@ def test_every_provider_builds_its_own_fields_from_real_inputs() -> None:
 def test_readme_variables_table_is_generated_from_the_registry() -> None:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     shown = text[text.index(BEGIN) + len(BEGIN):text.index(END)].strip()
-    assert shown == markdown_table(), "run: python -m wifguard.fact_providers README.md"
+    assert shown == markdown_table(), "run: python -m wifguard.catalogue.facts.providers README.md"
 
 
 def test_unknown_names_fail_listing_the_valid_ones() -> None:

@@ -34,8 +34,8 @@ from engine_helpers import (
     rule_ids,
 )
 
-from wifguard.issuers import classify
-from wifguard.model import IdentityKind
+from wifguard.domain.issuers import classify
+from wifguard.domain.model import IdentityKind
 
 ARC_HOME = f"https://westeurope.oic.prod-arc.azure.com/{HOME}/{AKS_CLUSTER_UUID}/"
 ARC_FOREIGN = f"https://westeurope.oic.prod-arc.azure.com/{FOREIGN}/{AKS_CLUSTER_UUID}/"

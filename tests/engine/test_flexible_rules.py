@@ -17,7 +17,7 @@ from engine_helpers import (
     rule_ids,
 )
 
-from wifguard.model import IdentityKind
+from wifguard.domain.model import IdentityKind
 
 
 # -- WIF301 ------------------------------------------------------------------------------------

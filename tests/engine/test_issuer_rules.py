@@ -417,7 +417,7 @@ def test_two_credentials_in_one_identity_get_separate_findings() -> None:
 def test_fingerprint_same_for_the_same_credential_from_graph_and_audit_shapes() -> None:
     """A sweep (Graph shape) and an audit-log event (PascalCase shape) of the same violation
     must update one record."""
-    from wifguard.model import Credential
+    from wifguard.domain.model import Credential
 
     graph = graph_fic(name="backdoor", issuer=EVIL, id="f1f1f1f1-0000-4000-8000-00000000f1c1")
     audit = Credential.from_audit({

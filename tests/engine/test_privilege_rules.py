@@ -38,7 +38,7 @@ from engine_helpers import (
     rule_ids,
 )
 
-from wifguard.model import IdentityKind
+from wifguard.domain.model import IdentityKind
 
 PRIVILEGE_RULES = {"WIF601", "WIF602", "WIF603", "WIF604", "WIF605"}
 BIG_THREE = [OWNER, CONTRIBUTOR, UAA]

@@ -37,7 +37,7 @@ from engine_helpers import (
     severity,
 )
 
-from wifguard.model import IdentityKind
+from wifguard.domain.model import IdentityKind
 
 OWNERS_CONTOSO = {"github": {"allowed_owners": ["Contoso"]}}
 

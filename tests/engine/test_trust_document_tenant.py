@@ -55,7 +55,7 @@ def test_a_bad_notifications_section_is_a_config_error_naming_the_key(tmp_path: 
 
 
 def test_engine_fingerprints_equal_model_fingerprint(tmp_path: Path) -> None:
-    from wifguard.model import fingerprint
+    from wifguard.domain.model import fingerprint
 
     f = tmp_path / "doc.json"
     doc = _doc(TENANT)

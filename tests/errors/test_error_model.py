@@ -19,28 +19,28 @@ import wifguard
 from handlers.base import Malformed
 from handlers.sweep import ShardError
 from wifguard import errors
-from wifguard.apiauth import AuthError
-from wifguard.cli_errors import describe, run
+from wifguard.actions.quarantine import RemovalNotVerified, RestoreConflict, RestoreError, RestoreNotFound
+from wifguard.api.auth import AuthError
+from wifguard.api.http import BadRequest, error_reply
+from wifguard.catalogue.facts.registry import UnknownFact
+from wifguard.catalogue.rules import RuleError
+from wifguard.cli.errors import describe, run
 from wifguard.config import ConfigError, ConfigFileError, load_config
-from wifguard.external.config import ExternalConfigError
-from wifguard.fact_providers.registry import UnknownFact
-from wifguard.httpapi import BadRequest, error_reply
-from wifguard.intake import UnknownSource
-from wifguard.inventory.arm import ArmError
-from wifguard.inventory.gaps import ContextIncomplete
-from wifguard.inventory.graph import GraphError, NotFound
-from wifguard.inventory.permissions import PermissionDenied
-from wifguard.model import ModelError
+from wifguard.domain.model import ModelError
 from wifguard.notify.channels import UnknownChannelType
 from wifguard.notify.config import NotifyConfigError
-from wifguard.pipeline import BatchNotDurable, NotificationsNotQueued, RunResult
-from wifguard.privilege.tiering import TieringError
-from wifguard.quarantine import RemovalNotVerified, RestoreConflict, RestoreError, RestoreNotFound
+from wifguard.pipeline.intake import UnknownSource
+from wifguard.pipeline.responder import BatchNotDurable, NotificationsNotQueued, RunResult
 from wifguard.registry import UnknownName
-from wifguard.rules import RuleError
-from wifguard.selection import BaselineError
+from wifguard.reporting.selection import BaselineError
 from wifguard.settings import SettingsError
 from wifguard.sim.errors import SimError
+from wifguard.sources.external.config import ExternalConfigError
+from wifguard.sources.inventory.arm import ArmError
+from wifguard.sources.inventory.gaps import ContextIncomplete
+from wifguard.sources.inventory.graph import GraphError, NotFound
+from wifguard.sources.inventory.permissions import PermissionDenied
+from wifguard.sources.privilege.tiering import TieringError
 from wifguard.store.keys import HashedKeyError
 from wifguard.store.quarantine_ledger import LedgerConflict
 from wifguard.store.store import (

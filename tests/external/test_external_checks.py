@@ -10,16 +10,16 @@ import pytest
 from external_helpers import CASES, GH, app_object_id, seed
 
 from wifguard.azurite import Azurite
+from wifguard.catalogue.engine import Engine
 from wifguard.config import ConfigError, load_config
-from wifguard.engine import Engine
-from wifguard.external.base import Answer, Budget, State, Target
-from wifguard.external.checks import ExternalChecks, SimEndpoints
-from wifguard.external.config import ExternalConfig
-from wifguard.external.github import GitHubConfig, GitHubProvider, host_of_issuer
-from wifguard.external.http import https_host
-from wifguard.external.refs import GitHubRef, GitLabRef, TfcRef, refs_of
-from wifguard.model import Credential, Identity, IdentityKind, TrustContext
+from wifguard.domain.model import Credential, Identity, IdentityKind, TrustContext
 from wifguard.sim import SimTenant
+from wifguard.sources.external.base import Answer, Budget, State, Target
+from wifguard.sources.external.checks import ExternalChecks, SimEndpoints
+from wifguard.sources.external.config import ExternalConfig
+from wifguard.sources.external.github import GitHubConfig, GitHubProvider, host_of_issuer
+from wifguard.sources.external.http import https_host
+from wifguard.sources.external.refs import GitHubRef, GitLabRef, TfcRef, refs_of
 from wifguard.store.external_cache import ExternalCache
 
 
@@ -137,7 +137,7 @@ def test_budget_reads_rate_limit_headers() -> None:
 
 async def test_resolve_follows_each_case(sim: SimTenant) -> None:
     engine = Engine(load_config())
-    from wifguard.external.runtime import privileged_by
+    from wifguard.sources.external.runtime import privileged_by
 
     ch = checks(sim)
     try:

@@ -12,7 +12,7 @@ from external_helpers import CASES, CONFIG_ALL, TENANT, app_object_id, seed
 
 from handlers.base import Decoded
 from wifguard.azurite import Azurite
-from wifguard.model import Change, ChangeKind, IdentityKind
+from wifguard.domain.model import Change, ChangeKind, IdentityKind
 from wifguard.sim import SimTenant
 
 
@@ -31,7 +31,7 @@ def _decoded(i: int) -> Decoded:
 
 
 async def _run(env: dict[str, str], indexes: list[int]) -> Any:
-    from wifguard.runtime import build_responder
+    from wifguard.pipeline.runtime import build_responder
     from wifguard.settings import Settings
 
     r = await build_responder(Settings.from_env(env))

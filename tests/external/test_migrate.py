@@ -12,16 +12,16 @@ from typing import Any
 
 from external_helpers import AUD, CASES, GH, app_object_id, seed
 
+from wifguard.actions.migrate import apply as apply_steps
+from wifguard.actions.migrate import immutable_subject, plan
+from wifguard.actions.quarantine import restore
 from wifguard.azurite import Azurite
 from wifguard.config import QuarantineConfig
-from wifguard.external.checks import ExternalChecks, SimEndpoints
-from wifguard.external.config import ExternalConfig
-from wifguard.inventory.connection import Connection
-from wifguard.inventory.tenant import CredentialWriter, Inventory
-from wifguard.migrate import apply as apply_steps
-from wifguard.migrate import immutable_subject, plan
-from wifguard.quarantine import restore
 from wifguard.sim import SimTenant
+from wifguard.sources.external.checks import ExternalChecks, SimEndpoints
+from wifguard.sources.external.config import ExternalConfig
+from wifguard.sources.inventory.connection import Connection
+from wifguard.sources.inventory.tenant import CredentialWriter, Inventory
 from wifguard.store import BackupState, Store
 
 

@@ -20,7 +20,7 @@ from handlers_testdata import (
 )
 
 from handlers import ACCEPTED, IGNORED, REJECTED, Decoded, decode_audit_bodies
-from wifguard.model import ChangeKind, IdentityKind
+from wifguard.domain.model import ChangeKind, IdentityKind
 
 FIRST_RECORD_ID = "Directory_e5bbd943-fcc7-489a-9b91-2844da394a70_7XJ2K_412345678"
 EVIL_ISSUER = "https://stratusficapply1h.blob.core.windows.net/oidc"

@@ -19,7 +19,7 @@ from handlers_testdata import (
 )
 
 from handlers import ACCEPTED, IGNORED, REJECTED, Decoded, decode_event_grid, decode_function_event
-from wifguard.model import ChangeKind, IdentityKind
+from wifguard.domain.model import ChangeKind, IdentityKind
 
 FIC_URI = UAMI_ID + "/federatedIdentityCredentials/github-prod"
 

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from handlers import ACCEPTED, IGNORED, REJECTED, STATUSES, Decoded, decode_audit_bodies, decode_event_grid
-from wifguard.model import Change, ChangeKind, IdentityKind
+from wifguard.domain.model import Change, ChangeKind, IdentityKind
 
 FUZZ = settings(
     max_examples=250,

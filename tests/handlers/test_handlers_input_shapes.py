@@ -9,7 +9,7 @@ from pathlib import Path
 
 from handlers.audit_logs import decode_audit_bodies
 from handlers.base import ACCEPTED, IGNORED, REJECTED
-from wifguard.model import ChangeKind
+from wifguard.domain.model import ChangeKind
 
 REAL = Path(__file__).resolve().parents[1] / "data" / "real"
 STRATUS = REAL / "stratus-entra-backdoor-application-fic.json"

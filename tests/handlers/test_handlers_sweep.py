@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from handlers.sweep import ShardError, decode_shard
-from wifguard.runtime import shard_message
+from wifguard.pipeline.runtime import shard_message
 
 
 @pytest.mark.parametrize("shard", [

@@ -17,7 +17,7 @@ from infra_helpers import (
     resources_of_type,
 )
 
-from wifguard.inventory.permissions import MODES, load_manifest
+from wifguard.sources.inventory.permissions import MODES, load_manifest
 
 READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 

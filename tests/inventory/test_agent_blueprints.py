@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from wifguard.catalogue.engine import Engine
 from wifguard.config import load_config
-from wifguard.engine import Engine
-from wifguard.inventory.connection import Connection
-from wifguard.inventory.tenant import Inventory
 from wifguard.sim import SimTenant
+from wifguard.sources.inventory.connection import Connection
+from wifguard.sources.inventory.tenant import Inventory
 
 TENANT = "11111111-1111-4111-8111-111111111111"
 BLUEPRINT = "aaaaaaaa-0000-4000-8000-0000000000b1"

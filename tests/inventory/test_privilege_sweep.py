@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from wifguard.catalogue.engine import Engine
 from wifguard.config import load_config
-from wifguard.engine import Engine
-from wifguard.inventory.connection import Connection
-from wifguard.inventory.tenant import Inventory
 from wifguard.sim import SimTenant
+from wifguard.sources.inventory.connection import Connection
+from wifguard.sources.inventory.tenant import Inventory
 
 SEED = Path(__file__).with_name("data") / "privilege-tenant.json"
 PRIVILEGE_RULES = {"WIF601", "WIF602", "WIF606", "WIF607", "WIF608", "WIF609", "WIF202"}

@@ -11,16 +11,17 @@ from typing import Any
 
 import pytest
 
+from wifguard.catalogue.engine import Engine
+from wifguard.catalogue.facts import registry
+from wifguard.catalogue.facts.providers import FactField, fact_provider
 from wifguard.config import load_config
-from wifguard.engine import Engine
-from wifguard.fact_providers import FactField, fact_provider, registry
-from wifguard.inventory.connection import Connection
-from wifguard.inventory.tenant import Inventory
-from wifguard.model import IdentityKind, TrustContext
-from wifguard.privilege.reader import PrivilegeRun, read_all
+from wifguard.domain.model import IdentityKind, TrustContext
 from wifguard.registry import Registry, UnknownName
 from wifguard.sim import SimTenant
 from wifguard.sources import ContextSource, context_sources, identity_sources, privilege_sources
+from wifguard.sources.inventory.connection import Connection
+from wifguard.sources.inventory.tenant import Inventory
+from wifguard.sources.privilege.reader import PrivilegeRun, read_all
 
 SEED = Path(__file__).with_name("data") / "privilege-tenant.json"
 

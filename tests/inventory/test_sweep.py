@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
+from wifguard.catalogue.engine import Engine
 from wifguard.config import load_config
-from wifguard.engine import Engine
-from wifguard.inventory.connection import Connection
+from wifguard.pipeline.sweep import sweep
 from wifguard.sim import SimTenant
 from wifguard.sim.generate import generate_seed
-from wifguard.sweep import sweep
+from wifguard.sources.inventory.connection import Connection
 
 
 def _seed(simulation: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -63,7 +63,7 @@ async def test_arm_pacing_follows_what_arm_says_about_the_bucket() -> None:
     # principal drained it). The client believes it has ~237 reads left, so only the
     # remaining-reads header and Retry-After can make it pace: the requests then queue in order
     # instead of racing their retries, and every read succeeds.
-    from wifguard.inventory.arm import ArmClient
+    from wifguard.sources.inventory.arm import ArmClient
 
     seed = _seed({"arm_reads_bucket": 1, "arm_reads_per_s": 40})
     with SimTenant.start(seed) as sim:
@@ -77,7 +77,7 @@ async def test_arm_pacing_follows_what_arm_says_about_the_bucket() -> None:
 
 
 def test_token_bucket_follows_remaining_and_retry_after() -> None:
-    from wifguard.inventory.arm import TokenBucket
+    from wifguard.sources.inventory.arm import TokenBucket
 
     b = TokenBucket(capacity=237, rate=22.5)
     b.observe(remaining=3, retry_after=None)
@@ -112,7 +112,7 @@ def test_sweep_cli_unusable_seed(tmp_path: Path) -> None:
 async def test_event_path_reads_one_identity_live(kind: str) -> None:
     seed = _seed()
     with SimTenant.start(seed) as sim:
-        from wifguard.inventory.tenant import Inventory
+        from wifguard.sources.inventory.tenant import Inventory
 
         async with Inventory(Connection.from_sim(sim)) as inv:
             if kind == "application":

@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from wifguard.model import Finding, Identity, IdentityKind, Owner, Severity, fingerprint
+from wifguard.domain.model import Finding, Identity, IdentityKind, Owner, Severity, fingerprint
 from wifguard.notify import Notice, NoticeKind
 
 DATA = Path(__file__).parent / "data"

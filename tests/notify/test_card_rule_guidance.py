@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from notify_helpers import card_facts, make_finding, make_notice
 
+from wifguard.catalogue.guidance import rule_guidance
 from wifguard.notify import slack_message, teams_card
-from wifguard.rule_guidance import rule_guidance
 
 
 def _slack_fields(msg: dict) -> dict[str, str]:

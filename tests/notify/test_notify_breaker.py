@@ -10,8 +10,8 @@ import httpx
 import pytest
 from notify_helpers import Receiver, make_finding, make_notice
 
-from wifguard.actions import notification_tally
-from wifguard.model import Severity
+from wifguard.cli.announce import notification_tally
+from wifguard.domain.model import Severity
 from wifguard.notify import Notifier, NotifyConfig
 
 

@@ -97,7 +97,7 @@ async def test_a_new_channel_type_is_one_registered_class(echo: None, receiver: 
                                                            "room_setting": "E_ROOM"}},
                                         "default_channels": ["e"]})
     assert config.channels["e"].options == {"room_setting": "E_ROOM"}
-    from wifguard.model import Severity
+    from wifguard.domain.model import Severity
 
     notices = [make_notice(make_finding(rule_id=f"WIF-00{i}", severity=s))
                for i, s in enumerate([Severity.LOW, Severity.HIGH])]

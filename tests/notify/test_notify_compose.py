@@ -25,7 +25,7 @@ from notify_helpers import (
     walk,
 )
 
-from wifguard.model import Identity, IdentityKind, Owner, Severity
+from wifguard.domain.model import Identity, IdentityKind, Owner, Severity
 from wifguard.notify import (
     ChannelType,
     NoticeKind,

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from notify_helpers import make_finding
 
-from wifguard.model import Severity
+from wifguard.domain.model import Severity
 from wifguard.notify import ChannelType, NotifyConfig, NotifyConfigError, RetryPolicy, route
 
 YAML = """

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from notify_helpers import Receiver, make_finding, make_notice
 
-from wifguard.model import Severity
+from wifguard.domain.model import Severity
 from wifguard.notify import (
     ChannelType,
     Endpoint,

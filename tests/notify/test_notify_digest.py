@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from notify_helpers import validate_card, walk
 
-from wifguard.model import Severity
+from wifguard.domain.model import Severity
 from wifguard.notify import NotifyConfig, NotifyConfigError
 from wifguard.notify.digest import Digest, RiskyIdentity, bar, digest_card, digest_slack_message
 

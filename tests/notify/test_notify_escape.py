@@ -23,7 +23,7 @@ from notify_helpers import (
     walk,
 )
 
-from wifguard.model import Owner, Severity
+from wifguard.domain.model import Owner, Severity
 from wifguard.notify import NoticeKind, cloud_event, portal_links, slack_message, teams_message
 from wifguard.notify.escape import clean, mention_name, slack_text, teams_run, teams_text
 

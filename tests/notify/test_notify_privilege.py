@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from wifguard.model import Identity, IdentityKind, RoleAssignment, TrustContext
+from wifguard.domain.model import Identity, IdentityKind, RoleAssignment, TrustContext
+from wifguard.domain.privilege import MICROSOFT_GRAPH_APP_ID, AppPermission, DirectoryRole
+from wifguard.domain.privilege import Privilege as Held
 from wifguard.notify.privilege import TIER_GRANT, privileges_of, scope_words, strongest
-from wifguard.privilege.model import MICROSOFT_GRAPH_APP_ID, AppPermission, DirectoryRole
-from wifguard.privilege.model import Privilege as Held
 
 APP = Identity("app-1", "deploy-app", IdentityKind.APPLICATION)
 SUB = "/subscriptions/11111111-2222-3333-4444-555555555555"

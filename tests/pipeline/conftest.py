@@ -48,7 +48,7 @@ def env(azurite: Azurite, sim: SimTenant, prefix: str) -> dict[str, str]:
 
 @pytest.fixture
 async def responder(env: dict[str, str]) -> AsyncIterator[Any]:
-    from wifguard.runtime import build_responder
+    from wifguard.pipeline.runtime import build_responder
     from wifguard.settings import Settings
 
     r = await build_responder(Settings.from_env(env), compose_messages=True)

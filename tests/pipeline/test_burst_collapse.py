@@ -13,7 +13,7 @@ from typing import Any
 from pipeline_helpers import APPS, DOCS, GITHUB, PAYMENTS, audit_record, fic
 
 from handlers.audit_logs import decode_audit_bodies
-from wifguard.runtime import build_responder, process_audit_bodies
+from wifguard.pipeline.runtime import build_responder, process_audit_bodies
 from wifguard.settings import Settings
 from wifguard.store.ledger import EventKey
 
@@ -119,7 +119,7 @@ async def test_a_crash_after_the_joint_decision_loses_nothing(env: dict[str, str
     keys = [EventKey.of(d.source, d.id, d.raw) for d in decoded]
     # what the crashed worker did: claim, then process (the decision, the writes), no commit
     await responder.ledger.claim(keys)
-    from wifguard.pipeline import RunResult
+    from wifguard.pipeline.responder import RunResult
 
     await responder._process_identity([c for d in decoded for c in d.changes], RunResult(), {})
     # a fresh worker gets the batch again

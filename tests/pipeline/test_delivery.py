@@ -11,10 +11,10 @@ import pytest
 from aiohttp import web
 from pipeline_helpers import PAYMENTS
 
-from wifguard.pipeline import RunResult
-from wifguard.runtime import build_responder
+from wifguard.pipeline.responder import RunResult
+from wifguard.pipeline.runtime import build_responder
+from wifguard.pipeline.sweep import sweep
 from wifguard.settings import Settings
-from wifguard.sweep import sweep
 
 
 class Hook:

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from wifguard.azurite import Azurite
-from wifguard.demo import AUDIT, CONFIG, SEED, Receiver
-from wifguard.pipeline import RunResult
+from wifguard.cli.demo import AUDIT, CONFIG, SEED, Receiver
+from wifguard.pipeline.responder import RunResult
 from wifguard.sim import SimTenant
 
 DIGEST_HEADLINE = "wifguard sweep:"
@@ -41,9 +41,9 @@ def slack_identity(msg: dict[str, Any]) -> str:
 
 @pytest.fixture
 async def demo(azurite: Azurite) -> AsyncIterator[tuple[Any, Receiver, Any]]:
-    from wifguard.inventory.connection import Connection
-    from wifguard.runtime import build_responder
+    from wifguard.pipeline.runtime import build_responder
     from wifguard.settings import Settings
+    from wifguard.sources.inventory.connection import Connection
 
     async with Receiver() as hooks:
         with SimTenant.start(SEED) as sim:
@@ -61,7 +61,7 @@ async def demo(azurite: Azurite) -> AsyncIterator[tuple[Any, Receiver, Any]]:
 
 
 async def test_demo_sweep_sends_one_message_per_identity_per_channel_and_one_digest(demo: Any) -> None:
-    from wifguard.sweep import sweep
+    from wifguard.pipeline.sweep import sweep
 
     r, hooks, conn = demo
     rep = await sweep(conn, r.engine)
@@ -109,7 +109,7 @@ async def test_demo_sweep_sends_one_message_per_identity_per_channel_and_one_dig
 
 
 async def test_event_replay_groups_per_identity(demo: Any) -> None:
-    from wifguard.runtime import process_audit_bodies
+    from wifguard.pipeline.runtime import process_audit_bodies
 
     r, hooks, _ = demo
     result = await process_audit_bodies(r, [AUDIT.read_bytes()])
@@ -135,7 +135,7 @@ def _again(record: dict[str, Any], n: int) -> dict[str, Any]:
 async def test_event_batch_touching_one_identity_several_times_sends_it_one_message(demo: Any) -> None:
     """Records about one identity in one batch: one message per identity per channel carries every
     new finding of the batch; each record is done only once its identity's message went out."""
-    from wifguard.runtime import process_audit_bodies
+    from wifguard.pipeline.runtime import process_audit_bodies
 
     r, hooks, _ = demo
     records = json.loads(AUDIT.read_bytes())["records"]
@@ -163,8 +163,8 @@ async def test_event_batch_touching_one_identity_several_times_sends_it_one_mess
 async def test_event_findings_below_the_floor_wait_for_the_digest(demo: Any) -> None:
     import dataclasses
 
-    from wifguard.model import Severity
-    from wifguard.runtime import process_audit_bodies
+    from wifguard.domain.model import Severity
+    from wifguard.pipeline.runtime import process_audit_bodies
 
     r, hooks, _ = demo
     r.notify_config = dataclasses.replace(

@@ -9,10 +9,10 @@ from typing import Any
 
 from pipeline_helpers import APPS, DOCS, GITHUB, PAYMENTS, audit_record, fic
 
-from wifguard.redrive import redrive_due, redrive_many
-from wifguard.runtime import process_audit_bodies, run_shard
+from wifguard.pipeline.redrive import redrive_due, redrive_many
+from wifguard.pipeline.runtime import process_audit_bodies, run_shard
 from wifguard.store import FindingStatus
-from wifguard.store.models import utcnow
+from wifguard.store.entities import utcnow
 
 PROD = fic("prod", GITHUB, "repo:contoso/payments:environment:prod", "f1000000-0000-4000-8000-000000000001")
 EXTRA = fic("extra", GITHUB, "repo:contoso/payments:pull_request", "f1000000-0000-4000-8000-000000000009")

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from pipeline_helpers import APPS, GITHUB, PAYMENTS, audit_record, fic
 
-from wifguard.runtime import process_audit_bodies
+from wifguard.pipeline.runtime import process_audit_bodies
 from wifguard.store import FindingStatus
 
 REAL = Path(__file__).resolve().parent.parent / "data" / "real"
@@ -114,7 +114,7 @@ async def test_wif703_added_and_removed_within_the_window(responder: Any, order:
 
 
 async def test_wif703_window_is_configurable(env: dict[str, str], tmp_path: Path) -> None:
-    from wifguard.runtime import build_responder
+    from wifguard.pipeline.runtime import build_responder
     from wifguard.settings import Settings
 
     cfg = tmp_path / "c.yaml"
@@ -147,7 +147,7 @@ def _eg_write(event_id: str, resource: str) -> dict[str, Any]:
 async def test_event_grid_write_of_a_credential_already_gone_says_why(responder: Any) -> None:
     from pipeline_helpers import SUB, UAMI
 
-    from wifguard.runtime import process_event_grid
+    from wifguard.pipeline.runtime import process_event_grid
 
     gone_uami = UAMI.replace("id-aks-web", "id-deleted")
     events = json.dumps([_eg_write("eg-gone-cred", f"{UAMI}/federatedIdentityCredentials/vanished"),

@@ -93,7 +93,7 @@ async def test_findings_refuse_invalid_tokens(api_env: dict[str, str], make: Any
 async def test_findings_need_the_app_role_and_log_the_caller(api_env: dict[str, str]) -> None:
     status, body = await call("findings", get_findings(headers=bearer(token(["Quarantine.Restore"]))))
     assert status == 403 and "Findings.Read" in body["error"]
-    from wifguard.runtime import process_audit_bodies
+    from wifguard.pipeline.runtime import process_audit_bodies
 
     r = await function_app.responder()
     await process_audit_bodies(r, [json.dumps({"records": [audit_record("h-1", PAYMENTS, "p", [], [BACKDOOR])]})])
@@ -133,7 +133,7 @@ async def test_findings_bad_parameters_are_short_400s_that_never_echo(api_env: d
 
 
 async def test_restore_needs_its_role_validates_and_records_the_caller(api_env: dict[str, str], sim: Any) -> None:
-    from wifguard.runtime import process_audit_bodies
+    from wifguard.pipeline.runtime import process_audit_bodies
 
     r = await function_app.responder()
     res = await process_audit_bodies(r, [json.dumps({"records": [audit_record("h-2", PAYMENTS, "p", [],

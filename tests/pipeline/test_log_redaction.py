@@ -14,9 +14,9 @@ import pytest
 from aiohttp import web
 from pipeline_helpers import PAYMENTS, audit_record, fic
 
+from wifguard.actions.quarantine import restore
 from wifguard.logsafe import MASK, NOISY_LOGGERS, install, redact
-from wifguard.quarantine import restore
-from wifguard.runtime import build_responder, process_audit_bodies, run_shard
+from wifguard.pipeline.runtime import build_responder, process_audit_bodies, run_shard
 from wifguard.settings import Settings
 
 SLACK_TOKEN = "sl4ckT0kenSecret0123456789"

@@ -16,11 +16,11 @@ import httpx
 import pytest
 from pipeline_helpers import PAYMENTS, SUB, audit_record, base_seed, fic
 
-from wifguard.inventory.connection import Connection
-from wifguard.inventory.permissions import PermissionDenied
-from wifguard.inventory.tenant import Inventory
-from wifguard.permission_health import missing_permissions
+from wifguard.pipeline.permission_health import missing_permissions
 from wifguard.sim import SimTenant
+from wifguard.sources.inventory.connection import Connection
+from wifguard.sources.inventory.permissions import PermissionDenied
+from wifguard.sources.inventory.tenant import Inventory
 
 DENY_SP_LOOKUP = "graph GET /servicePrincipals"
 DENY_OWNERS = "graph GET /applications/{id}/owners"
@@ -71,7 +71,7 @@ async def test_event_is_parked_not_evaluated_and_health_names_the_permission(env
                                                                             sim: SimTenant) -> None:
     import azure.functions as func
 
-    from wifguard.runtime import build_responder, process_audit_bodies
+    from wifguard.pipeline.runtime import build_responder, process_audit_bodies
     from wifguard.settings import Settings
 
     r = await build_responder(Settings.from_env(env))
@@ -142,7 +142,7 @@ async def test_event_is_parked_not_evaluated_and_health_names_the_permission(env
 
 
 async def test_sweep_shard_denied_resolves_nothing(env: dict[str, str], sim: SimTenant) -> None:
-    from wifguard.runtime import build_responder, plan_sweep, run_shard
+    from wifguard.pipeline.runtime import build_responder, plan_sweep, run_shard
     from wifguard.settings import Settings
 
     r = await build_responder(Settings.from_env(env))

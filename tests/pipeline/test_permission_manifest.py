@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from pipeline_helpers import PAYMENTS, SUB, TENANT, UAMI, audit_record, base_seed, fic
 
-from wifguard.inventory.permissions import load_manifest
 from wifguard.sim import SimTenant, service_principal_id_for
+from wifguard.sources.inventory.permissions import load_manifest
 
 CUSTOM_ROLE = "c0ffee00-0000-4000-8000-000000000001"
 NEW_UAMI = f"/subscriptions/{SUB}/resourceGroups/rg-untagged/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-batch"
@@ -77,10 +77,8 @@ def _grid_event(operation: str, resource_uri: str, event_type: str = "Microsoft.
 
 async def _walk(env: dict[str, str], quarantine_mode: str) -> None:
     """Run every code path that talks to Graph or ARM; return the calls the simulator saw."""
-    from wifguard.inventory.connection import Connection
-    from wifguard.inventory.tenant import CredentialWriter, Inventory
-    from wifguard.quarantine import restore
-    from wifguard.runtime import (
+    from wifguard.actions.quarantine import restore
+    from wifguard.pipeline.runtime import (
         build_responder,
         plan_sweep,
         process_audit_bodies,
@@ -88,6 +86,8 @@ async def _walk(env: dict[str, str], quarantine_mode: str) -> None:
         run_shard,
     )
     from wifguard.settings import Settings
+    from wifguard.sources.inventory.connection import Connection
+    from wifguard.sources.inventory.tenant import CredentialWriter, Inventory
 
     settings = Settings.from_env({**env, "WIFGUARD_QUARANTINE_MODE": quarantine_mode,
                                   "WIFGUARD_MANAGEMENT_GROUPS": TENANT})

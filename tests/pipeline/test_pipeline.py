@@ -16,7 +16,7 @@ from pipeline_helpers import (
     fic,
 )
 
-from wifguard.runtime import process_audit_bodies, process_event_grid
+from wifguard.pipeline.runtime import process_audit_bodies, process_event_grid
 from wifguard.store import FindingStatus
 
 

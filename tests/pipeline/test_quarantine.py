@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from pipeline_helpers import APPS, PAYMENTS, RESPONDER_APP, audit_record, fic
 
-from wifguard.quarantine import RestoreError, restore
-from wifguard.runtime import build_responder, process_audit_bodies
+from wifguard.actions.quarantine import RestoreError, restore
+from wifguard.pipeline.runtime import build_responder, process_audit_bodies
 from wifguard.settings import Settings
 from wifguard.store import BackupState
 
@@ -142,7 +142,7 @@ async def test_responder_identity_is_never_touched_and_hourly_limit_holds(env: d
 
 _CHILD = """
 import asyncio, json, sys
-from wifguard.runtime import build_responder, process_audit_bodies
+from wifguard.pipeline.runtime import build_responder, process_audit_bodies
 from wifguard.settings import Settings
 
 async def main():

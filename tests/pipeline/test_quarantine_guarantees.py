@@ -18,13 +18,13 @@ from typing import Any
 import httpx
 from pipeline_helpers import PAYMENTS, audit_record, base_seed, fic
 
-from wifguard.pipeline import RunResult
-from wifguard.quarantine import RestoreConflict, restore
-from wifguard.runtime import build_responder, process_audit_bodies, run_shard
+from wifguard.actions.quarantine import RestoreConflict, restore
+from wifguard.pipeline.responder import RunResult
+from wifguard.pipeline.runtime import build_responder, process_audit_bodies, run_shard
 from wifguard.settings import Settings
 from wifguard.sim import SimTenant
 from wifguard.store import BackupState, FindingStatus
-from wifguard.store.models import utcnow
+from wifguard.store.entities import utcnow
 
 BACKDOOR = fic("backdoor", "https://evil0x.blob.core.windows.net/oidc", "attacker",
                "f1000000-0000-4000-8000-000000000002", description="sync")
@@ -107,7 +107,7 @@ async def test_readd_in_a_warm_worker_is_caught_reported_and_removed_again(env: 
 
 _CHILD = """
 import asyncio, json, sys
-from wifguard.runtime import build_responder, process_audit_bodies
+from wifguard.pipeline.runtime import build_responder, process_audit_bodies
 from wifguard.settings import Settings
 
 async def main():
@@ -240,7 +240,7 @@ async def test_concurrent_restores_one_wins_the_other_conflicts(env: dict[str, s
 
 _WORKER = """
 import asyncio, json, os, sys, time
-from wifguard.runtime import build_responder, run_shard
+from wifguard.pipeline.runtime import build_responder, run_shard
 from wifguard.settings import Settings
 
 async def main():

@@ -12,7 +12,7 @@ from typing import Any
 
 from pipeline_helpers import base_seed
 
-from wifguard.runtime import process_audit_bodies, process_event_grid
+from wifguard.pipeline.runtime import process_audit_bodies, process_event_grid
 
 REAL = Path(__file__).resolve().parents[1] / "data" / "real"
 REPO = Path(__file__).resolve().parents[2]

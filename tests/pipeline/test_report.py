@@ -9,8 +9,8 @@ from typing import Any
 
 from pipeline_helpers import PAYMENTS, audit_record, fic
 
-from wifguard.report_md import build_report, render_markdown
-from wifguard.runtime import process_audit_bodies
+from wifguard.pipeline.runtime import process_audit_bodies
+from wifguard.reporting.markdown import build_report, render_markdown
 
 
 async def test_report_from_the_store(responder: Any, env: dict[str, str]) -> None:

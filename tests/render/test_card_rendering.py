@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from render_helpers import BACKSLASH_ESCAPE, card_jobs, render
 
-from wifguard.model import (
+from wifguard.domain.model import (
     Finding,
     Identity,
     IdentityKind,

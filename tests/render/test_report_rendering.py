@@ -17,7 +17,7 @@ import pytest
 from render_helpers import BACKSLASH_ESCAPE, render
 
 from wifguard.azurite import Azurite, run_azurite
-from wifguard.demo import CONFIG, SEED
+from wifguard.cli.demo import CONFIG, SEED
 
 
 @pytest.fixture(scope="module")

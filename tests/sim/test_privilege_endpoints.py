@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from wifguard.inventory.connection import Connection
-from wifguard.inventory.graph import GraphClient, NotFound
 from wifguard.sim import SimTenant
+from wifguard.sources.inventory.connection import Connection
+from wifguard.sources.inventory.graph import GraphClient, NotFound
 
 SEED = Path(__file__).parents[1] / "inventory" / "data" / "privilege-tenant.json"
 GRAPH_SP = "90000000-0000-0000-0000-000000000001"

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from sim_fixtures import APP_ID, SUB, UAMI_ID, client
 
-from wifguard.inventory.connection import Connection
-from wifguard.inventory.tenant import Inventory
 from wifguard.sim import SimTenant
+from wifguard.sources.inventory.connection import Connection
+from wifguard.sources.inventory.tenant import Inventory
 
 
 @pytest.mark.parametrize("path", ["/v1.0/applications/[REMOVED]", "/beta/applications/not-a-guid",
@@ -81,7 +81,7 @@ async def test_inventory_reads_a_non_guid_id_as_no_object_without_asking(sim: Si
 async def test_inventory_reports_an_invalid_api_version_instead_of_reading_no_data(
         sim: SimTenant, monkeypatch: pytest.MonkeyPatch) -> None:
     """An api-version ARM rejects must surface as an error of the sweep, never as an empty tenant."""
-    import wifguard.inventory.arm as arm
+    import wifguard.sources.inventory.arm as arm
 
     monkeypatch.setattr(arm, "SUBSCRIPTIONS_API", "2014-01-01")
     async with Inventory(Connection.from_sim(sim)) as inv:

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from wifguard.azurite import Azurite, run_azurite
-from wifguard.model import Finding, Severity, fingerprint
+from wifguard.domain.model import Finding, Severity, fingerprint
 from wifguard.store import Store
 
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from wifguard.model import Credential, Finding, Identity, IdentityKind
+from wifguard.domain.model import Credential, Finding, Identity, IdentityKind
 from wifguard.store import BackupState, ConcurrencyError, QuarantineBackup, Store, StoreError
 
 APP_OBJECT_ID = "6f1c9d2e-0000-4000-8000-00000000aaaa"

@@ -12,9 +12,9 @@ import pytest
 from typer.testing import CliRunner
 
 from wifguard.azurite import Azurite
-from wifguard.model import Finding, Severity
+from wifguard.cli.findings import findings_app
+from wifguard.domain.model import Finding, Severity
 from wifguard.store import FindingStatus, Store
-from wifguard.store.cli import findings_app
 
 APP = "33333333-cccc-4ccc-8ccc-000000000003"
 

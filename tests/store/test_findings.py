@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from wifguard.azurite import Azurite
-from wifguard.model import Finding, Severity
+from wifguard.domain.model import Finding, Severity
 from wifguard.store import EvaluationScope, FindingStatus, Store
 
 MakeFinding = Callable[..., Finding]

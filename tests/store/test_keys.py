@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from wifguard.model import Credential, Finding, Identity, IdentityKind
+from wifguard.domain.model import Credential, Finding, Identity, IdentityKind
 from wifguard.store import HashedKeyError, QuarantineBackup, Store, decode_key, encode_key, is_hashed_key
 from wifguard.store.keys import is_valid_key
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from wifguard.store import Store
+from wifguard.store.entities import utcnow
 from wifguard.store.ledger import Claim, EventKey, EventLedger, content_digest
-from wifguard.store.models import utcnow
 from wifguard.store.outbox import PENDING, SENT, Outbox
 
 

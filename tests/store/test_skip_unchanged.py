@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
-from wifguard.model import Finding, Severity
+from wifguard.domain.model import Finding, Severity
 from wifguard.store import EvaluationScope, FindingStatus, Store
 from wifguard.store.store import TOUCH_AFTER
 

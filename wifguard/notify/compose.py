@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import quote
 
-from wifguard.model import IdentityKind
+from wifguard.domain.model import IdentityKind
 
 from .escape import clean
 from .notice import Notice, NoticeKind, portal_links

@@ -55,8 +55,8 @@ from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
 from typing import Any
 
+from wifguard.domain.model import Finding, Severity
 from wifguard.errors import ConfigError
-from wifguard.model import Finding, Severity
 
 from .channels import Channel, UnknownChannelType, channel_kind, load_builtin_channels
 

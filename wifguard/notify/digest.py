@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from wifguard.model import Severity, TrustContext
+from wifguard.domain.model import Severity, TrustContext
 
 from .escape import plain, slack_text
 from .owners import owner_label, unique_owners

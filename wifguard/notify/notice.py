@@ -9,7 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from urllib.parse import quote, urlsplit
 
-from wifguard.model import Finding, Identity, IdentityKind, Owner
+from wifguard.domain.model import Finding, Identity, IdentityKind, Owner
 
 from .privilege import Privilege
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from wifguard.model import Owner
+from wifguard.domain.model import Owner
 
 
 def unique_owners(owners: Iterable[Owner]) -> list[Owner]:

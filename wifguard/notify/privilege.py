@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from wifguard.model import ScopeLevel, TrustContext, scope_level
-from wifguard.roles import role_facts
+from wifguard.domain.model import ScopeLevel, TrustContext, scope_level
+from wifguard.domain.roles import role_facts
 
 # Rank tiers: what holding the privilege lets an attacker do next.
 TIER_GRANT = 4  # can grant itself (or anyone) more: role-assignment writes, access admins
@@ -81,7 +81,7 @@ def azure_role_privileges(ctx: TrustContext, privileged_roles: frozenset[str]) -
 
 @lru_cache(maxsize=1)
 def _tiering() -> Any:
-    from wifguard.privilege.tiering import shipped_tiering
+    from wifguard.sources.privilege.tiering import shipped_tiering
 
     return shipped_tiering()
 
@@ -97,7 +97,7 @@ def entra_privileges(ctx: TrustContext, privileged_roles: frozenset[str]) -> Ite
     held = ctx.privilege
     if held is None:
         return
-    from wifguard.privilege.facts import permission_tier
+    from wifguard.sources.privilege.facts import permission_tier
 
     tiering = _tiering()
     for perm in held.app_permissions:

@@ -17,8 +17,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from wifguard.model import Severity
-from wifguard.rule_guidance import rule_guidance
+from wifguard.catalogue.guidance import rule_guidance
+from wifguard.domain.model import Severity
 
 from .escape import slack_text
 from .notice import Notice, NoticeKind, portal_links

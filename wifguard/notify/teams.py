@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from wifguard.model import Finding, Severity
-from wifguard.rule_guidance import rule_guidance
+from wifguard.catalogue.guidance import rule_guidance
+from wifguard.domain.model import Finding, Severity
 
 from .escape import mention_name, plain, teams_run
 from .notice import Notice, NoticeKind, portal_links

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from wifguard.issuers import classify
-from wifguard.model import Finding, IdentityKind
+from wifguard.domain.issuers import classify
+from wifguard.domain.model import Finding, IdentityKind
 
 from .notice import Notice
 from .privilege import Privilege, from_role_assignment, strongest

@@ -1,6 +1,6 @@
 """Azure built-in role definitions that matter to wifguard, as plain data.
 
-The data lives in ``wifguard.roles`` (the rule engine classifies privilege with it offline);
+The data lives in ``wifguard.domain.roles`` (the rule engine classifies privilege with it offline);
 the simulator serves it as ARM role definitions without a seed. Keyed by the role definition
 GUID, which is the same in every tenant. Permissions follow the published built-in definitions; a few long
 lists (Virtual Machine Contributor, Automation Contributor) are trimmed to their
@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 # One source of truth for the engine and the simulator (explicit re-export).
-from wifguard.roles import BUILTIN_ROLE_DEFINITIONS as BUILTIN_ROLE_DEFINITIONS
+from wifguard.domain.roles import BUILTIN_ROLE_DEFINITIONS as BUILTIN_ROLE_DEFINITIONS
 
 
 def arm_role_definition(guid: str, definition: dict[str, Any], scope: str = "") -> dict[str, Any]:

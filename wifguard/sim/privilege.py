@@ -133,7 +133,7 @@ class PrivilegeState:
                     ra["resourceDisplayName"] = res.get("displayName")
 
     def all_definitions(self) -> dict[str, dict[str, Any]]:
-        from wifguard.privilege.tiering import shipped_tiering
+        from wifguard.sources.privilege.tiering import shipped_tiering
 
         out = {tid: _definition(tid, name, {"isBuiltIn": True})
                for tid, name in shipped_tiering().directory_role_names.items()}

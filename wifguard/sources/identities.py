@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from wifguard.model import IdentityKind, TrustContext
+from wifguard.domain.model import IdentityKind, TrustContext
 from wifguard.sources.protocols import identity_sources
 
 if TYPE_CHECKING:
-    from wifguard.inventory.tenant import Inventory
+    from wifguard.sources.inventory.tenant import Inventory
 
 
 class ApplicationSource:

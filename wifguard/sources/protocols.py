@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from wifguard.external.base import Provider as ExternalSource
 from wifguard.registry import Registry
+from wifguard.sources.external.base import Provider as ExternalSource
 
 if TYPE_CHECKING:
-    from wifguard.inventory.tenant import Inventory
-    from wifguard.model import IdentityKind, TrustContext
-    from wifguard.privilege.reader import PrivilegeRun
+    from wifguard.domain.model import IdentityKind, TrustContext
+    from wifguard.sources.inventory.tenant import Inventory
+    from wifguard.sources.privilege.reader import PrivilegeRun
 
 
 class IdentitySource(Protocol):
@@ -21,7 +21,7 @@ class IdentitySource(Protocol):
 
     async def context(self, inventory: Inventory, identity_id: str, errors: list[str]) -> TrustContext | None:
         """The identity's context, or None when it does not exist (any more). Parts that could
-        not be read go into ``errors`` as ``ReadGap``s (``wifguard.inventory.gaps``)."""
+        not be read go into ``errors`` as ``ReadGap``s (``wifguard.sources.inventory.gaps``)."""
         ...
 
 

@@ -1,6 +1,6 @@
 """The findings store on Azure Table Storage (async).
 
-``wifguard.store.models`` and ``wifguard.store.keys`` load no SDK; ``Store`` (and the errors)
+``wifguard.store.entities`` and ``wifguard.store.keys`` load no SDK; ``Store`` (and the errors)
 import azure-data-tables on first use, keeping ``import wifguard.store`` cheap.
 """
 
@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from wifguard.store.keys import HashedKeyError, decode_key, encode_key, is_hashed_key
-from wifguard.store.models import (
+from wifguard.store.entities import (
     ActionRecord,
     BackupState,
     EvaluationScope,
@@ -19,6 +18,7 @@ from wifguard.store.models import (
     RecordResult,
     RejectedPayload,
 )
+from wifguard.store.keys import HashedKeyError, decode_key, encode_key, is_hashed_key
 
 if TYPE_CHECKING:
     from wifguard.store.store import (

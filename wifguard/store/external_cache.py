@@ -24,7 +24,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient, TableServiceClient
 
-from wifguard.external.base import Answer, Target
+from wifguard.sources.external.base import Answer, Target
 from wifguard.store.keys import encode_key
 
 POINT_READS_UP_TO = 40  # above this many keys, read the provider's partition in one query

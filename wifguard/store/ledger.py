@@ -29,8 +29,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from wifguard.store.entities import as_utc, utcnow
 from wifguard.store.keys import encode_key
-from wifguard.store.models import as_utc, utcnow
 
 if TYPE_CHECKING:
     from wifguard.store.store import Store

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from wifguard.store.models import as_utc, utcnow
+from wifguard.store.entities import as_utc, utcnow
 
 if TYPE_CHECKING:
     from wifguard.store.store import Store

@@ -38,8 +38,8 @@ from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
 
 from wifguard.errors import Conflict, StoreError
+from wifguard.store.entities import as_utc, utcnow
 from wifguard.store.keys import encode_key
-from wifguard.store.models import as_utc, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,2 @@
+"""The HTTP API (health, findings, restore) behind the Functions' HTTP triggers.
+"""

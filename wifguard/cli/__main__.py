@@ -1,0 +1,5 @@
+"""``python -m wifguard.cli``."""
+
+from wifguard.cli.main import main
+
+main()

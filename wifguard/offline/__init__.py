@@ -1,0 +1,2 @@
+"""Credential files evaluated without a tenant (``wifguard evaluate``).
+"""
