@@ -7,6 +7,7 @@ never share state.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import socket
@@ -17,6 +18,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+logger = logging.getLogger(__name__)
 
 # The well-known development account of the Azure storage emulators (public, not a secret).
 ACCOUNT = "devstoreaccount1"
@@ -101,6 +104,7 @@ def run_azurite(data_dir: Path | None = None, timeout: float = 120.0) -> Iterato
         try:
             proc.wait(timeout=3)  # Azurite sometimes lingers ~10 s after SIGTERM; its data dir is throwaway
         except subprocess.TimeoutExpired:
+            logger.warning("Azurite did not stop within 3 s of SIGTERM; killed it")
             proc.kill()
         log.close()
         if own_dir:

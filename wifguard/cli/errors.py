@@ -10,11 +10,14 @@ SDK's and the standard library's), never from its text.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import traceback
 from collections.abc import Callable
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 EXIT_USAGE = 2
 NEXT_STEP_LOGIN = ("run `az login` (or set AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET), "
@@ -46,6 +49,7 @@ def _walk(exc: BaseException) -> list[BaseException]:
 def describe(exc: BaseException, command: str = "") -> str:
     """One line for any failure: what went wrong and where (or the next step)."""
     where = f" ({command})" if command else ""
+    log.debug("command failed%s", where, exc_info=exc)  # the traceback behind the one line
     chain = _walk(exc)
     try:
         from azure.core.exceptions import (

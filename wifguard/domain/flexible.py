@@ -7,9 +7,12 @@ where ``matches`` takes ``*`` and ``?`` wildcards.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+
+log = logging.getLogger(__name__)
 
 _CLAUSE_RE = re.compile(
     r"""\s*claims\s*\[\s*(?P<kq>['"])(?P<key>[^'"]+)(?P=kq)\s*\]\s*(?P<op>matches|eq)\s*"""
@@ -111,6 +114,7 @@ def analyse(text: str | None, issuer_provider: str = "unknown") -> FlexInfo:
         clauses = parse_expression(text)
     except ValueError as exc:
         # An unparseable expression cannot be shown to be narrow: treat it as wide open.
+        log.debug("claimsMatchingExpression not parsed, treated as wide open: %s", exc)
         return FlexInfo(valid=False, error=str(exc), wildcard_owner=True, wildcard_repo=True,
                         gitlab=issuer_provider == "gitlab")
     owner_w = repo_w = False

@@ -11,6 +11,7 @@ credential.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -28,6 +29,8 @@ from wifguard.domain.model import (
     TrustContext,
 )
 from wifguard.domain.roles import definition_from_arm
+
+log = logging.getLogger(__name__)
 
 
 class PosDict(dict[str, Any]):
@@ -352,6 +355,7 @@ def load_file(path: Path, display: str | None = None) -> tuple[list[LoadedTrust]
     except UnicodeDecodeError as exc:
         return [], [InputError(shown, f"not UTF-8 text ({exc.reason} at byte {exc.start})")]
     except OSError as exc:
+        log.debug("%s: cannot read", shown, exc_info=exc)
         return [], [InputError(shown, f"cannot read: {exc.strerror or exc}")]
     try:
         data = loads_with_positions(text)

@@ -4,6 +4,7 @@ matched like notification routes) and ``--baseline`` (fingerprints already known
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,8 @@ from typing import Any
 from wifguard.domain.model import Finding, Severity
 from wifguard.errors import InputError
 from wifguard.notify.config import rule_matches
+
+log = logging.getLogger(__name__)
 
 
 class BaselineError(InputError):
@@ -51,6 +54,7 @@ def load_baseline(path: Path) -> frozenset[str]:
     except FileNotFoundError:
         raise BaselineError(f"{path}: no such baseline file (--baseline)") from None
     except (OSError, UnicodeDecodeError) as exc:
+        log.debug("%s: baseline unreadable", path, exc_info=exc)
         raise BaselineError(f"{path}: cannot read the baseline: {exc} (--baseline)") from None
     except json.JSONDecodeError as exc:
         raise BaselineError(f"{path}: baseline is not valid JSON: {exc.msg} at line {exc.lineno} (--baseline)") from None
