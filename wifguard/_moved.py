@@ -64,8 +64,12 @@ MOVED: dict[str, str] = {
 }
 
 
+# Sorted once: every not-yet-loaded wifguard.* import asks.
+_LONGEST_FIRST = tuple(sorted(MOVED, key=len, reverse=True))
+
+
 def new_name(old: str) -> str | None:
-    for prefix in sorted(MOVED, key=len, reverse=True):
+    for prefix in _LONGEST_FIRST:
         if old == prefix or old.startswith(prefix + "."):
             return MOVED[prefix] + old[len(prefix):]
     return None
